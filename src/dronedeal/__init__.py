@@ -1,0 +1,1 @@
+"""dronedeal: runs a reciprocal drone deal end to end, openly and verifiably."""

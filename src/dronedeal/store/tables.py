@@ -1,0 +1,1 @@
+"""All tables of dronedeal, imported here so that the metadata knows them."""

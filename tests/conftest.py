@@ -1,0 +1,62 @@
+"""Test fixtures: every store test runs against the database named by DRONEDEAL_TEST_DB.
+
+`sqlite` (the default) gives each test a fresh SQLite file; a `postgresql://` URL gives
+each test its own PostgreSQL schema, dropped afterwards. CI runs the suite once each way.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from dronedeal.store.db import make_engine
+
+TEST_DB = os.environ.get("DRONEDEAL_TEST_DB", "sqlite")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared_data(*parts: str) -> Path:
+    """A file under ../shared/data (the OCDS schema, the RFC 6962 vectors)."""
+    candidates = [SHARED / "data", Path(os.environ.get("DRONEDEAL_SHARED", "")) / "data"]
+    for base in candidates:
+        path = base.joinpath(*parts)
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"../shared/data/{'/'.join(parts)} not found next to the checkout")
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """A database URL of the kind under test, empty, removed after the test."""
+    if TEST_DB == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(TEST_DB)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in TEST_DB else "?"
+    try:
+        yield f"{TEST_DB}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database with the whole schema created."""
+    from dronedeal.store.schema import create_schema
+
+    eng = make_engine(db_url)
+    create_schema(eng)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
