@@ -43,7 +43,7 @@ def parse_amount(text: str, currency: str) -> int:
             f"amount {text!r} has {len(frac)} decimals but {currency} has {places}; "
             f"round it to {places} decimals"
         )
-    minor = int(whole) * 10**places + (int(frac.ljust(places, "0")) if places else 0)
+    minor: int = int(whole) * 10**places + (int(frac.ljust(places, "0")) if places else 0)
     return -minor if text.startswith("-") else minor
 
 

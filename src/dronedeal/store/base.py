@@ -7,7 +7,7 @@ follow a fixed convention so Alembic migrations are the same on SQLite and Postg
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, String
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -21,3 +21,10 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def ident(length: int = 64) -> String:
+    """An id column type that sorts bytewise on both databases (PostgreSQL's "C"
+    collation; SQLite's BINARY is bytewise already), so listings come out in the same
+    order whichever database holds them."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")

@@ -36,6 +36,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "dronedeal_read_only"
+
+
+def _begin(conn: Any) -> None:
+    # Writers take SQLite's write lock up front; readers (see `read_only`) begin deferred
+    # so that proof serving or a long `audit verify` never blocks an import.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine, but its transactions only read: on SQLite they take no write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An engine for `url` (see `database_url`), with SQLite pragmas applied."""
     resolved = database_url(url)
@@ -44,7 +59,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own BEGIN handling defers locks; take the write lock up front so
         # two writers queue instead of failing half-way.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _begin)
 
         @event.listens_for(engine, "connect")
         def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
@@ -59,5 +74,6 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:
-    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
-    return bind.dialect.name == "sqlite"
+    if isinstance(engine_or_session, Session):
+        return engine_or_session.get_bind().dialect.name == "sqlite"
+    return engine_or_session.dialect.name == "sqlite"

@@ -1,0 +1,410 @@
+"""The verifiable log's use cases: append, checkpoints, proofs, entries, verify.
+
+Every function takes a `Session` and leaves the transaction to its caller: services
+never commit. Invariants (SPEC §3.3, §6):
+
+- `append_leaves` adds a batch as consecutive leaves, stores their hashes and every
+  Merkle node they complete, and signs ONE checkpoint for the new size, all in the
+  caller's transaction; appenders are serialized by `store.log.lock_for_append`, so
+  concurrent writers queue and never interleave indices.
+- Proofs are RFC 9162 proofs read from stored nodes (O(log n) tiles); their JSON shape
+  is SPEC §6's, hashes in standard base64. A proof's root is the signed checkpoint's
+  root when one exists at that size.
+- `verify` trusts nothing stored but the public key: it recomputes every leaf hash from
+  the leaf text and the root at every checkpoint size in one streaming pass, checks each
+  signature, compares every stored node, runs the per-kind checks other modules
+  register, and names the first bad leaf (or checkpoint, or node).
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from hashlib import sha256
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from dronedeal.core import merkle, note
+from dronedeal.services.keys import ed25519_verify
+from dronedeal.store import log
+
+#: leaves read, hashed and compared per step of `verify` (a multiple of the tile width)
+VERIFY_CHUNK: Final = 128 * log.TILE_WIDTH
+#: leaves per query of `entries`
+ENTRIES_BATCH: Final = 4096
+_MAX_SIZE: Final = (1 << 63) - 1
+
+#: check(session, [(index, leaf text), …] of one kind, by index) -> [(index, problem), …]
+LeafCheck = Callable[[Session, Sequence[tuple[int, str]]], Iterable[tuple[int, str]]]
+
+_LEAF_CHECKS: dict[str, list[LeafCheck]] = {}
+
+
+class AuditError(Exception):
+    """A request the log cannot answer as asked; carries its HTTP status."""
+
+    http_status = 400
+
+
+class OutOfRangeError(AuditError):
+    """A leaf index or tree size outside the log."""
+
+    http_status = 400
+
+
+class NoCheckpointError(AuditError):
+    """The log has no checkpoint (yet, or at the size asked)."""
+
+    http_status = 404
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Leaves first_index … tree_size-1 were appended; `checkpoint` signs the new size."""
+
+    first_index: int
+    tree_size: int
+    root: bytes
+    #: the signed note, None when the batch was empty (nothing new to sign)
+    checkpoint: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What `verify` found; `problem` is None when everything checked out."""
+
+    tree_size: int
+    leaves_checked: int
+    checkpoints_checked: int
+    #: root recomputed from the leaf texts (None if a leaf was bad)
+    root: bytes | None
+    first_bad_leaf: int | None = None
+    #: tree size of the first checkpoint that failed
+    bad_checkpoint: int | None = None
+    #: (level, index) of the first stored Merkle node that differs from the recomputed one
+    bad_node: tuple[int, int] | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def register_leaf_check(kind: str, check: LeafCheck) -> None:
+    """Have `verify` also run `check` on every leaf of `kind` (e.g. the ledger checks
+    that each transfer row equals its leaf). Registering the same check twice is a no-op."""
+    checks = _LEAF_CHECKS.setdefault(kind, [])
+    if check not in checks:
+        checks.append(check)
+
+
+def registered_leaf_checks() -> dict[str, list[LeafCheck]]:
+    return {kind: list(checks) for kind, checks in _LEAF_CHECKS.items()}
+
+
+def _b64(raw: bytes) -> str:
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")
+
+
+# -- writing -----------------------------------------------------------------------
+
+
+def append_leaves(session: Session, leaves: Sequence[tuple[str, str]],
+                  signer: note.NoteSigner) -> AppendResult:
+    """Append `(kind, canonical JSON)` leaves and sign one checkpoint of the new size."""
+    kinds = {kind for kind, _ in leaves}
+    for kind in kinds:
+        if not isinstance(kind, str) or not 0 < len(kind) <= log.KIND_LENGTH:
+            raise ValueError(f"leaf kind {kind!r} must be 1 to {log.KIND_LENGTH} characters")
+    if not leaves:
+        size = log.tree_size(session)
+        return AppendResult(size, size, _root_at(session, size), None)
+    log.lock_for_append(session)
+    size = log.tree_size(session)
+    tiles = log.edge_tiles(session, size)
+    hashes = merkle.leaf_hashes([leaf.encode() for _, leaf in leaves])
+    extension = merkle.extend(log.right_edge(size, tiles), b"".join(hashes))
+    new_size = extension.edge.size
+    assert new_size == size + len(leaves)
+    log.insert_leaves(session, size, leaves, hashes)
+    log.write_nodes(session, size, extension.runs, tiles)
+    root = extension.edge.root()
+    signed = note.sign_note(note.Checkpoint(signer.name, new_size, root).body(), signer)
+    log.insert_checkpoint(session, tree_size=new_size, root=root, note=signed,
+                          created_at=datetime.now(UTC))
+    return AppendResult(size, new_size, root, signed)
+
+
+# -- reading -----------------------------------------------------------------------
+
+
+def _source(session: Session) -> log.TileSource:
+    return log.TileSource(session, log.tile_cache(session))
+
+
+def _root_at(session: Session, size: int) -> bytes:
+    return merkle.tree_root(_source(session), size)
+
+
+def _size_and_root(session: Session, size: int | None) -> tuple[int, bytes]:
+    """The tree size asked for (None: the latest checkpoint's) and its root: the signed
+    one where a checkpoint exists at that size, else recomputed from stored nodes."""
+    if size is None:
+        latest = log.latest_checkpoint(session)
+        if latest is None:
+            raise NoCheckpointError("the log is empty: no checkpoint has been signed yet")
+        return latest.tree_size, latest.root
+    if size == 0:
+        return 0, merkle.EMPTY_ROOT
+    stored = log.checkpoint_at(session, size)
+    if stored is not None:
+        return stored.tree_size, stored.root
+    current = log.tree_size(session)
+    if not 0 < size <= current:
+        raise OutOfRangeError(f"tree size {size} is outside the log of {current} leaves")
+    return size, _root_at(session, size)
+
+
+def checkpoint(session: Session, size: int | None = None) -> str:
+    """The signed checkpoint note: the latest, or the one signed at `size`."""
+    found = log.latest_checkpoint(session) if size is None else log.checkpoint_at(session, size)
+    if found is None:
+        if size is None:
+            raise NoCheckpointError("the log is empty: no checkpoint has been signed yet")
+        raise NoCheckpointError(f"no checkpoint was signed at tree size {size}")
+    return found.note
+
+
+def inclusion_proof(session: Session, leaf: int, size: int | None = None) -> dict[str, Any]:
+    """RFC 9162 inclusion proof of leaf `leaf` in the tree of `size` (None: the latest
+    checkpoint): `{leaf_index, tree_size, leaf, leaf_hash, root_hash, path}`."""
+    found = log.leaf_and_checkpoint(session, leaf, size) if leaf >= 0 else None
+    if found is not None:
+        text, tree_size, root = found
+    else:
+        tree_size, root = _size_and_root(session, size)
+        if not 0 <= leaf < tree_size:
+            raise OutOfRangeError(f"leaf {leaf} is not in the tree of {tree_size} leaves")
+        stored = log.leaf_text(session, leaf)
+        assert stored is not None, "every index below the tree size holds a leaf"
+        text = stored
+    path = merkle.inclusion_proof(_source(session), leaf, tree_size)
+    return {"leaf_index": leaf, "tree_size": tree_size, "leaf": text,
+            "leaf_hash": _b64(merkle.leaf_hash(text.encode())), "root_hash": _b64(root),
+            "path": [_b64(h) for h in path]}
+
+
+def consistency_proof(session: Session, from_size: int, to_size: int) -> dict[str, Any]:
+    """RFC 9162 consistency proof that the tree of `from_size` is a prefix of the tree
+    of `to_size`: `{from_size, to_size, from_root, to_root, proof}`."""
+    if not 0 <= from_size <= to_size:
+        raise OutOfRangeError(f"a consistency proof goes from a smaller size to a larger "
+                              f"one, not from {from_size} to {to_size}")
+    to_size, to_root = _size_and_root(session, to_size)
+    from_size, from_root = _size_and_root(session, from_size)
+    proof = merkle.consistency_proof(_source(session), from_size, to_size)
+    return {"from_size": from_size, "to_size": to_size, "from_root": _b64(from_root),
+            "to_root": _b64(to_root), "proof": [_b64(h) for h in proof]}
+
+
+def entries(session: Session, start: int = 0, stop: int | None = None
+            ) -> Iterator[dict[str, Any]]:
+    """Leaves start … stop-1 (stop: the tree size) as `{index, leaf}`, streamed."""
+    size = log.tree_size(session)
+    stop = size if stop is None else stop
+    if not 0 <= start <= stop <= size:
+        raise OutOfRangeError(f"entries {start} to {stop} are outside the log of {size} "
+                              f"leaves (from is the first index, to stops before its index)")
+
+    def stream() -> Iterator[dict[str, Any]]:
+        for batch_start in range(start, stop, ENTRIES_BATCH):
+            batch_stop = min(stop, batch_start + ENTRIES_BATCH)
+            rows = log.leaves_between(session, batch_start, batch_stop)
+            assert len(rows) == batch_stop - batch_start, "leaves have no gaps"
+            for index, _kind, leaf, _digest in rows:
+                yield {"index": index, "leaf": leaf}
+
+    return stream()
+
+
+# -- verifying ---------------------------------------------------------------------
+
+
+class _Failed(Exception):
+    def __init__(self, report: VerifyReport) -> None:
+        self.report = report
+
+
+class _Verifier:
+    """One streaming pass over the log (see `verify`)."""
+
+    def __init__(self, session: Session, key: note.VerifierKey | bytes,
+                 checks: Mapping[str, Sequence[LeafCheck]]) -> None:
+        self.session = session
+        self.key = key
+        self.checks = checks
+        self.size = log.tree_size(session)
+        self.edge = merkle.RightEdge(0)
+        self.checkpoints = 0
+
+    def fail(self, problem: str, *, leaf: int | None = None, checkpoint: int | None = None,
+             node: tuple[int, int] | None = None) -> _Failed:
+        return _Failed(VerifyReport(
+            tree_size=self.size, leaves_checked=self.edge.size,
+            checkpoints_checked=self.checkpoints, root=None, first_bad_leaf=leaf,
+            bad_checkpoint=checkpoint, bad_node=node, problem=problem))
+
+    def run(self) -> VerifyReport:
+        for start in range(0, self.size, VERIFY_CHUNK):
+            self.chunk(start, min(self.size, start + VERIFY_CHUNK))
+        assert self.edge.size == self.size
+        beyond = log.checkpoints_between(self.session, self.size + 1, _MAX_SIZE)
+        if beyond:
+            raise self.fail(f"a checkpoint signs {beyond[0].tree_size} leaves but the log "
+                            f"holds {self.size}: leaf {self.size} onwards is missing",
+                            leaf=self.size)
+        self.check_tile_extent()
+        return VerifyReport(tree_size=self.size, leaves_checked=self.size,
+                            checkpoints_checked=self.checkpoints, root=self.edge.root())
+
+    def chunk(self, start: int, stop: int) -> None:
+        rows = log.leaves_between(self.session, start, stop)
+        hashes = [sha256(b"\x00" + leaf.encode()).digest() for _, _, leaf, _ in rows]
+        joined = b"".join(hashes)
+        bad: list[tuple[int, str]] = []
+        if len(rows) != stop - start:  # indices are unique and sorted: a gap shortens the batch
+            present = {row[0] for row in rows}
+            missing = next(i for i in range(start, stop) if i not in present)
+            bad.append((missing, f"leaf {missing} is missing"))
+            rows = [row for row in rows if row[0] < missing]
+            hashes = hashes[: len(rows)]
+        if hashes != [row[3] for row in rows]:
+            index = next(row[0] for row, digest in zip(rows, hashes, strict=True)
+                         if digest != row[3])
+            bad.append((index, f"leaf {index}: its text does not hash to its stored leaf_hash"))
+        bad.extend(self.kind_checks(rows))
+        bad.extend(self.leaf_tiles(start, joined[: len(hashes) * merkle.HASH_SIZE]))
+        first_bad = min(bad) if bad else None
+        good = stop if first_bad is None else first_bad[0]
+        runs: list[merkle.NodeRun] = []
+        position = start
+        for stored in log.checkpoints_between(self.session, start + 1, good):
+            runs += self.extend(joined, start, position, stored.tree_size)
+            position = stored.tree_size
+            self.check_checkpoint(stored)
+        runs += self.extend(joined, start, position, good)
+        if first_bad is not None:
+            raise self.fail(first_bad[1], leaf=first_bad[0])
+        self.compare_nodes(runs)
+
+    def extend(self, joined: bytes, start: int, low: int, high: int) -> list[merkle.NodeRun]:
+        if high == low:
+            return []
+        extension = merkle.extend(self.edge, joined[(low - start) * merkle.HASH_SIZE:
+                                                    (high - start) * merkle.HASH_SIZE])
+        self.edge = extension.edge
+        return [run for run in extension.runs if run.level > 0]
+
+    def kind_checks(self, rows: Sequence[tuple[int, str, str, bytes]]
+                    ) -> list[tuple[int, str]]:
+        found: list[tuple[int, str]] = []
+        for kind, checks in self.checks.items():
+            items = [(index, leaf) for index, row_kind, leaf, _ in rows if row_kind == kind]
+            if not items:
+                continue
+            for check in checks:
+                found.extend((index, f"leaf {index} ({kind}): {problem}")
+                             for index, problem in check(self.session, items))
+        return found
+
+    def leaf_tiles(self, start: int, expected: bytes) -> list[tuple[int, str]]:
+        """The level-0 tiles must hold exactly the recomputed leaf hashes."""
+        if not expected:
+            return []
+        count = len(expected) // merkle.HASH_SIZE
+        first = self.first_node_mismatch(0, start, expected)
+        if first is None:
+            return []
+        assert start <= first < start + count
+        return [(first, f"leaf {first}: the stored Merkle tile differs from its leaf hash")]
+
+    def first_node_mismatch(self, level: int, first_index: int, expected: bytes) -> int | None:
+        last_index = first_index + len(expected) // merkle.HASH_SIZE - 1
+        first_tile, last_tile = first_index // log.TILE_WIDTH, last_index // log.TILE_WIDTH
+        tiles = log.tiles_between(self.session, level, first_tile, last_tile)
+        stored = b"".join(tiles.get(t, b"") for t in range(first_tile, last_tile + 1))
+        offset = (first_index - first_tile * log.TILE_WIDTH) * merkle.HASH_SIZE
+        stored = stored[offset : offset + len(expected)]
+        if stored == expected:
+            return None
+        size = merkle.HASH_SIZE
+        return first_index + next(i for i in range(0, len(expected), size)
+                                  if stored[i : i + size] != expected[i : i + size]) // size
+
+    def compare_nodes(self, runs: Sequence[merkle.NodeRun]) -> None:
+        by_level: dict[int, list[merkle.NodeRun]] = {}
+        for run in runs:
+            by_level.setdefault(run.level, []).append(run)
+        for level, level_runs in sorted(by_level.items()):
+            expected = b"".join(run.hashes for run in level_runs)
+            index = self.first_node_mismatch(level, level_runs[0].first_index, expected)
+            if index is not None:
+                leaves = f"{index << level} to {((index + 1) << level) - 1}"
+                raise self.fail(f"stored Merkle node (level {level}, index {index}) over "
+                                f"leaves {leaves} differs from the one recomputed from the "
+                                f"leaves: proofs through it would fail", node=(level, index))
+
+    def check_checkpoint(self, stored: log.StoredCheckpoint) -> None:
+        size = stored.tree_size
+        assert self.edge.size == size
+        root = self.edge.root()
+        if stored.root != root:
+            raise self.fail(f"checkpoint {size}: its root differs from the root recomputed "
+                            f"from leaves 0 to {size - 1}", checkpoint=size)
+        try:
+            key = self.key
+            if not isinstance(key, note.VerifierKey):
+                # a bare public key: the note names its key by the checkpoint's origin
+                key = note.VerifierKey(note.parse_checkpoint(
+                    note.parse_note(stored.note).text).origin, key)
+            signed = note.open_checkpoint(stored.note, key, ed25519_verify)
+        except note.NoteError as error:
+            raise self.fail(f"checkpoint {size}: {error}", checkpoint=size) from None
+        if signed.size != size or signed.root != root:
+            raise self.fail(f"checkpoint {size}: the signed note says size {signed.size} "
+                            f"with another root than the leaves give", checkpoint=size)
+        self.checkpoints += 1
+
+    def check_tile_extent(self) -> None:
+        """No tile holds nodes beyond the tree (compared ranges cover the rest)."""
+        levels = log.tile_levels(self.session)
+        for level in sorted(set(levels) | set(range(self.size.bit_length()))):
+            nodes = self.size >> level
+            tiles = -(-nodes // log.TILE_WIDTH)
+            expected = (tiles, tiles - 1, nodes * merkle.HASH_SIZE) if nodes else None
+            if levels.get(level) != expected:
+                raise self.fail(f"the stored Merkle tiles of level {level} do not hold "
+                                f"exactly the {nodes} nodes of a tree of {self.size} leaves",
+                                node=(level, nodes))
+
+
+def verify(session: Session, public_key: str | bytes | note.VerifierKey, *,
+           leaf_checks: Mapping[str, Sequence[LeafCheck]] | None = None) -> VerifyReport:
+    """Recompute the whole log from its leaf texts and check it against every stored
+    hash, node and signed checkpoint; report the first problem.
+
+    `public_key` is a vkey text, a `VerifierKey`, or the raw 32-byte Ed25519 key (then a
+    signature must carry the checkpoint's origin as its name). `leaf_checks` replaces
+    the checks registered with `register_leaf_check`.
+    """
+    key = note.parse_vkey(public_key) if isinstance(public_key, str) else public_key
+    if isinstance(key, bytes) and len(key) != note.PUBLIC_KEY_SIZE:
+        raise ValueError("an Ed25519 public key is 32 bytes")
+    checks = registered_leaf_checks() if leaf_checks is None else leaf_checks
+    try:
+        return _Verifier(session, key, checks).run()
+    except _Failed as failed:
+        return failed.report

@@ -1,0 +1,326 @@
+"""The ledger's table and every query on it.
+
+`ledger_transfer` holds one row per posted transfer, never updated or deleted: a
+correction is a new reversing row. Each row names the log leaf that carries its
+canonical document (`leaf_index`), so the log vouches for it. The database keeps what
+it can itself: a positive amount, two distinct parties, one row per leaf, at most one
+reversal per transfer (a partial unique index). Parties and agreements are not foreign
+keys: the posting service builds transfers from stored records, and the ledger stays
+writable in bulk without a look-up per row.
+
+Bulk paths: inserts go through one `executemany` (`COPY` on PostgreSQL), look-ups by id
+go in chunks, balances are one SQL aggregation, and reads stream in log order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final, cast
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    Index,
+    Row,
+    Select,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from dronedeal.core.ledger import TRANSFER_FIELDS, Account, Transfer
+from dronedeal.store.base import Base
+
+#: how many ids one `IN (…)` look-up carries
+LOOKUP_CHUNK: Final = 4_000
+#: rows fetched per round trip when streaming
+STREAM_CHUNK: Final = 10_000
+
+
+class LedgerTransferRow(Base):
+    """One posted transfer, immutable."""
+
+    __tablename__ = "ledger_transfer"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("original_amount > 0", name="original_amount_positive"),
+        CheckConstraint("debit_party <> credit_party", name="two_parties"),
+        Index("ix_ledger_transfer_agreement", "agreement_id"),
+        Index("uq_ledger_transfer_leaf_index", "leaf_index", unique=True),
+        Index("uq_ledger_transfer_reverses", "reverses", unique=True,
+              sqlite_where=text("reverses IS NOT NULL"),
+              postgresql_where=text("reverses IS NOT NULL")),
+    )
+
+    #: chosen by the client, derived from the source event (`acc:<lot>:<date>`, …)
+    transfer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(String(64))
+    #: acceptance, fund_contribution, case_delivery, payment or reversal
+    kind: Mapped[str] = mapped_column(String(32))
+    debit_party: Mapped[str] = mapped_column(String(64))
+    credit_party: Mapped[str] = mapped_column(String(64))
+    #: minor units of `currency`, the agreement's currency; always > 0
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: minor units of `original_currency`, the source event's amount before conversion
+    original_amount: Mapped[int] = mapped_column(BigInteger)
+    original_currency: Mapped[str] = mapped_column(String(3))
+    event_date: Mapped[dt.date] = mapped_column(Date)
+    #: the source event (`lot:<id>`, `case_delivery:<id>`, `payment:<id>`)
+    reference: Mapped[str] = mapped_column(String(255))
+    #: the transfer a reversal undoes
+    reverses: Mapped[str | None] = mapped_column(String(128))
+    #: the log leaf holding this transfer's canonical document
+    leaf_index: Mapped[int] = mapped_column(BigInteger)
+
+
+TABLE: Final = cast(Table, LedgerTransferRow.__table__)
+#: the columns of a row, in the order `transfer_row` writes them
+COLUMNS: Final = (*TRANSFER_FIELDS, "leaf_index")
+_SELECTED: Final = tuple(TABLE.c[name] for name in COLUMNS)
+
+
+def transfer_row(transfer: Transfer, leaf_index: int) -> dict[str, Any]:
+    """The row of a transfer held by log leaf `leaf_index`."""
+    return {
+        "transfer_id": transfer.transfer_id,
+        "agreement_id": transfer.agreement_id,
+        "kind": transfer.kind,
+        "debit_party": transfer.debit_party,
+        "credit_party": transfer.credit_party,
+        "amount": transfer.amount,
+        "currency": transfer.currency,
+        "original_amount": transfer.original_amount,
+        "original_currency": transfer.original_currency,
+        "event_date": transfer.event_date,
+        "reference": transfer.reference,
+        "reverses": transfer.reverses,
+        "leaf_index": leaf_index,
+    }
+
+
+def _transfer(row: Row[Any] | Sequence[Any]) -> Transfer:
+    (transfer_id, agreement_id, kind, debit_party, credit_party, amount, currency,
+     original_amount, original_currency, event_date, reference, reverses) = row[:12]
+    if isinstance(event_date, str):  # a raw SQLite row
+        event_date = dt.date.fromisoformat(event_date)
+    return Transfer(transfer_id, agreement_id, kind, debit_party, credit_party, int(amount),
+                    currency, int(original_amount), original_currency, event_date, reference,
+                    reverses)
+
+
+_SQLITE_INSERT: Final = (f"INSERT INTO ledger_transfer ({', '.join(COLUMNS)}) "
+                         f"VALUES ({', '.join('?' for _ in COLUMNS)})")
+_SELECT_LIST: Final = ", ".join(COLUMNS)
+
+
+def insert_transfers(session: Session, transfers: Sequence[Transfer], first_leaf: int) -> None:
+    """Write `transfers` as held by consecutive leaves from `first_leaf`, in one batch:
+    one `executemany` on SQLite, `COPY` on PostgreSQL."""
+    if not transfers:
+        return
+    assert first_leaf >= 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        _copy_transfers(session, transfers, first_leaf)
+    elif dialect == "sqlite":
+        # the DB-API directly: SQLAlchemy's per-row parameter processing would double the
+        # cost of the hot path. Dates go as ISO text, which is how the Date type stores them.
+        session.connection().exec_driver_sql(_SQLITE_INSERT, [
+            (t.transfer_id, t.agreement_id, t.kind, t.debit_party, t.credit_party, t.amount,
+             t.currency, t.original_amount, t.original_currency, t.event_date.isoformat(),
+             t.reference, t.reverses, first_leaf + position)
+            for position, t in enumerate(transfers)])
+    else:
+        session.execute(insert(TABLE), [transfer_row(t, first_leaf + i)
+                                        for i, t in enumerate(transfers)])
+
+
+def insert_if_new(session: Session, transfers: Sequence[Transfer], first_leaf: int) -> bool:
+    """`insert_transfers` when none of the ids is taken (within the batch too): True.
+    On a unique-key conflict it rolls back to a savepoint, writes nothing, and returns
+    False, so the caller can sort the batch out the slow way."""
+    conflict = (IntegrityError, session.get_bind().dialect.loaded_dbapi.IntegrityError)
+    savepoint = session.begin_nested()
+    try:
+        insert_transfers(session, transfers, first_leaf)
+    except conflict:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
+
+
+def _copy_transfers(session: Session, transfers: Sequence[Transfer], first_leaf: int) -> None:
+    # psycopg 3 COPY on the session's own connection, so it shares the transaction
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    columns = ", ".join(COLUMNS)
+    with driver.cursor() as cursor, cursor.copy(
+            f"COPY ledger_transfer ({columns}) FROM STDIN") as copy:
+        for position, t in enumerate(transfers):
+            copy.write_row((t.transfer_id, t.agreement_id, t.kind, t.debit_party,
+                            t.credit_party, t.amount, t.currency, t.original_amount,
+                            t.original_currency, t.event_date, t.reference, t.reverses,
+                            first_leaf + position))
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) == LOOKUP_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def posted_transfers(session: Session, transfer_ids: Iterable[str]) -> dict[str, Transfer]:
+    """The already posted transfers among `transfer_ids`, by id (the idempotency look-up:
+    one primary-key probe per id, in chunks, with the driver's own parameters)."""
+    found: dict[str, Transfer] = {}
+    connection = session.connection()
+    dialect = connection.dialect.name
+    for chunk in _chunks(set(transfer_ids)):
+        if dialect == "sqlite":
+            rows: Iterable[Any] = connection.exec_driver_sql(
+                f"SELECT {_SELECT_LIST} FROM ledger_transfer WHERE transfer_id IN "
+                f"({', '.join('?' for _ in chunk)})", tuple(chunk))
+        elif dialect == "postgresql":
+            rows = connection.exec_driver_sql(
+                f"SELECT {_SELECT_LIST} FROM ledger_transfer WHERE transfer_id = ANY(%s)",
+                (chunk,))
+        else:
+            rows = session.execute(select(*_SELECTED).where(TABLE.c.transfer_id.in_(chunk)))
+        for row in rows:
+            found[row[0]] = _transfer(row)
+    return found
+
+
+def reversals_of(session: Session, transfer_ids: Iterable[str]) -> dict[str, str]:
+    """Reversed transfer id -> id of the reversal that undid it, among `transfer_ids`."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(set(transfer_ids)):
+        query = select(TABLE.c.reverses, TABLE.c.transfer_id).where(TABLE.c.reverses.in_(chunk))
+        for reversed_id, reversal_id in session.execute(query):
+            found[reversed_id] = reversal_id
+    return found
+
+
+def agreement_currencies(session: Session, agreement_ids: Iterable[str]) -> dict[str, str]:
+    """The currency each agreement already posts in (one indexed row per agreement)."""
+    found: dict[str, str] = {}
+    for agreement_id in sorted(set(agreement_ids)):
+        currency = session.execute(
+            select(TABLE.c.currency).where(TABLE.c.agreement_id == agreement_id).limit(1)
+        ).scalar_one_or_none()
+        if currency is not None:
+            found[agreement_id] = currency
+    return found
+
+
+def _legs(agreement_id: str | None, as_of: dt.date | None) -> Any:
+    credits = select(TABLE.c.agreement_id, TABLE.c.credit_party.label("party_id"),
+                     TABLE.c.currency, TABLE.c.amount.label("signed"),
+                     TABLE.c.event_date)
+    debits = select(TABLE.c.agreement_id, TABLE.c.debit_party.label("party_id"),
+                    TABLE.c.currency, (-TABLE.c.amount).label("signed"), TABLE.c.event_date)
+    for condition in _conditions(agreement_id, as_of):
+        credits = credits.where(condition)
+        debits = debits.where(condition)
+    return union_all(credits, debits).subquery("legs")
+
+
+def _conditions(agreement_id: str | None, as_of: dt.date | None) -> list[Any]:
+    conditions: list[Any] = []
+    if agreement_id is not None:
+        conditions.append(TABLE.c.agreement_id == agreement_id)
+    if as_of is not None:
+        conditions.append(TABLE.c.event_date <= as_of)
+    return conditions
+
+
+def account_balances(
+    session: Session, agreement_id: str | None = None, as_of: dt.date | None = None
+) -> dict[Account, int]:
+    """Credits − debits per account (every account that has a transfer), as of a date."""
+    legs = _legs(agreement_id, as_of)
+    query = (
+        select(legs.c.agreement_id, legs.c.party_id, legs.c.currency, func.sum(legs.c.signed))
+        .group_by(legs.c.agreement_id, legs.c.party_id, legs.c.currency)
+    )
+    return {Account(a, p, c): int(total) for a, p, c, total in session.execute(query)}
+
+
+def account_openings(session: Session, agreement_id: str | None = None) -> dict[Account, dt.date]:
+    """The date of each account's first transfer."""
+    legs = _legs(agreement_id, None)
+    query = (
+        select(legs.c.agreement_id, legs.c.party_id, legs.c.currency,
+               func.min(legs.c.event_date))
+        .group_by(legs.c.agreement_id, legs.c.party_id, legs.c.currency)
+    )
+    return {Account(a, p, c): day for a, p, c, day in session.execute(query)}
+
+
+def _ordered(agreement_id: str | None) -> Select[Any]:
+    query = select(*_SELECTED).order_by(TABLE.c.leaf_index)
+    if agreement_id is not None:
+        query = query.where(TABLE.c.agreement_id == agreement_id)
+    return query
+
+
+def stream_transfers(
+    session: Session, agreement_id: str | None = None
+) -> Iterator[tuple[Transfer, int]]:
+    """Every transfer with its leaf index, in log order, fetched in chunks."""
+    result = session.execute(_ordered(agreement_id).execution_options(yield_per=STREAM_CHUNK))
+    for row in result:
+        yield _transfer(row), int(row[12])
+
+
+def rows_in_leaves(session: Session, first: int, last: int) -> list[tuple[Any, ...]]:
+    """The raw rows (`COLUMNS` order, `event_date` as ISO text) of the transfers held by
+    leaves `first`..`last` inclusive, in log order: the bulk read of `verify`."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        mark = "?" if dialect == "sqlite" else "%s"
+        cast = "" if dialect == "sqlite" else "::text"
+        select_list = _SELECT_LIST.replace("event_date", f"event_date{cast}")
+        # the driver's cursor: plain tuples, no Row objects, for a million-leaf verify
+        cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
+                f"SELECT {select_list} FROM ledger_transfer WHERE leaf_index BETWEEN {mark} "
+                f"AND {mark} ORDER BY leaf_index", (first, last))
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+        finally:
+            cursor.close()
+        return rows
+    query = _ordered(None).where(TABLE.c.leaf_index.between(first, last))
+    return [(*row[:9], row[9].isoformat(), *row[10:]) for row in session.execute(query)]
+
+
+def leaf_index_bounds(session: Session) -> tuple[int, int, int]:
+    """(count, smallest, largest leaf index) over all transfers; (0, -1, -1) when empty."""
+    count, low, high = session.execute(
+        select(func.count(), func.min(TABLE.c.leaf_index), func.max(TABLE.c.leaf_index))
+    ).one()
+    return (int(count), -1, -1) if not count else (int(count), int(low), int(high))
+
+
+def count_transfers(session: Session, agreement_id: str | None = None) -> int:
+    query = select(func.count()).select_from(TABLE)
+    if agreement_id is not None:
+        query = query.where(TABLE.c.agreement_id == agreement_id)
+    return int(session.execute(query).scalar_one())

@@ -1,0 +1,439 @@
+"""The tamper-evident log's tables and every query on them.
+
+`log_leaf` holds one row per leaf: its index, its kind, its canonical JSON text and the
+RFC 6962 hash of that text's UTF-8 bytes. `merkle_tile` holds the tree's complete
+nodes, 256 consecutive node hashes of one level per row (level 0 = the leaf hashes), so
+any node is one row read and a proof O(log n) of them. `checkpoint` holds one signed
+note per published tree size.
+
+Invariants kept here:
+
+- the leaves are exactly indices 0 … n-1, n being the tree size;
+- tile (level, t) holds nodes 256·t … of that level, all of them complete in a tree
+  of n leaves: min(256, (n >> level) - 256·t) hashes; only the last tile of a level can
+  be partial, and an append only ever extends it (nodes never change);
+- a checkpoint's root is the root of the leaves [0, tree_size);
+- appends are serialized: SQLite's `BEGIN IMMEDIATE` (see `store.db`) and on PostgreSQL
+  a transaction-level advisory lock scoped to the current schema.
+
+Tiles are immutable once written, so proof serving reads them through a bounded per-engine
+cache; a session that appended in its open transaction bypasses the cache, so tiles
+that may yet roll back are never cached.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from dronedeal.core.merkle import HASH_SIZE, NodeRun, RightEdge
+from dronedeal.store.base import Base
+
+#: nodes per tile row, and the bytes they take
+TILE_WIDTH: Final = 256
+TILE_BYTES: Final = TILE_WIDTH * HASH_SIZE
+#: longest leaf kind
+KIND_LENGTH: Final = 32
+#: tiles kept per engine by the proof cache (8 KiB each: 64 MiB, a 1M-leaf log whole)
+TILE_CACHE_TILES: Final = 8192
+#: first key of the PostgreSQL advisory lock that serializes appends ("dron")
+_PG_LOCK_CLASS: Final = 0x64726F6E
+_APPENDED: Final = "dronedeal.log.appended_in"
+
+# SQLite makes an INTEGER PRIMARY KEY the rowid: no second index on the hot insert path
+_INDEX = BigInteger().with_variant(Integer, "sqlite")
+
+
+class LogLeaf(Base):
+    """One leaf of the log: the canonical JSON of one event."""
+
+    __tablename__ = "log_leaf"
+    __table_args__ = (
+        CheckConstraint("idx >= 0", name="idx_nonnegative"),
+        CheckConstraint("length(leaf_hash) = 32", name="leaf_hash_size"),
+    )
+
+    #: position in the log, 0-based, without gaps
+    idx: Mapped[int] = mapped_column(_INDEX, primary_key=True, autoincrement=False)
+    #: what the event is ("party", "transfer", …)
+    kind: Mapped[str] = mapped_column(String(KIND_LENGTH))
+    #: RFC 8785 canonical JSON; its UTF-8 bytes are what is hashed
+    leaf: Mapped[str] = mapped_column(Text)
+    #: SHA-256(0x00 ‖ UTF-8 of leaf)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(HASH_SIZE))
+
+
+class MerkleTile(Base):
+    """256 consecutive complete-node hashes of one tree level."""
+
+    __tablename__ = "merkle_tile"
+    __table_args__ = (
+        CheckConstraint("level >= 0 AND level < 64", name="level_range"),
+        CheckConstraint("tile_index >= 0", name="tile_index_nonnegative"),
+        CheckConstraint(f"length(hashes) >= {HASH_SIZE} AND length(hashes) <= {TILE_BYTES} "
+                        f"AND length(hashes) % {HASH_SIZE} = 0", name="hashes_size"),
+    )
+
+    #: 0 = leaf hashes; a node of level L covers 2**L leaves
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    #: the tile holds the nodes 256·tile_index … of its level
+    tile_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    #: concatenated 32-byte node hashes
+    hashes: Mapped[bytes] = mapped_column(LargeBinary(TILE_BYTES))
+
+
+class LogCheckpoint(Base):
+    """A signed checkpoint (C2SP note) of the tree at one size."""
+
+    __tablename__ = "checkpoint"
+    __table_args__ = (CheckConstraint("tree_size > 0", name="tree_size_positive"),)
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    #: root hash of the leaves [0, tree_size)
+    root: Mapped[bytes] = mapped_column(LargeBinary(HASH_SIZE))
+    #: the whole signed note text
+    note: Mapped[str] = mapped_column(Text)
+    #: when it was signed, UTC
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+LEAF: Final[Table] = LogLeaf.__table__  # type: ignore[assignment]
+TILE: Final[Table] = MerkleTile.__table__  # type: ignore[assignment]
+CHECKPOINT: Final[Table] = LogCheckpoint.__table__  # type: ignore[assignment]
+TABLES: Final = (LEAF, TILE, CHECKPOINT)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    tree_size: int
+    root: bytes
+    note: str
+    created_at: datetime
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+# -- appending ---------------------------------------------------------------------
+
+
+def lock_for_append(session: Session) -> None:
+    """Serialize appenders until the transaction ends."""
+    dialect = _dialect(session)
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:cls, hashtext(current_schema()))"),
+                        {"cls": _PG_LOCK_CLASS})
+    else:
+        # SQLite: the engine of store.db begins every transaction IMMEDIATE, which holds
+        # the database's write lock from the first statement to the commit.
+        assert dialect == "sqlite", f"the log runs on SQLite or PostgreSQL, not {dialect}"
+        session.connection()
+
+
+def tree_size(session: Session) -> int:
+    """The number of leaves in the log."""
+    last = session.execute(select(func.max(LEAF.c.idx))).scalar_one()
+    return 0 if last is None else int(last) + 1
+
+
+def _mark_appended(session: Session) -> None:
+    session.info[_APPENDED] = session.get_transaction()
+
+
+def insert_leaves(session: Session, first_index: int, leaves: Sequence[tuple[str, str]],
+                  hashes: Sequence[bytes]) -> None:
+    """Write leaves first_index, first_index+1, … (kind, canonical JSON) with their hashes.
+
+    The bulk path of the log: `executemany` on SQLite, `COPY` on PostgreSQL.
+    """
+    assert len(leaves) == len(hashes), "one hash per leaf"
+    _mark_appended(session)
+    rows = [(first_index + offset, kind, leaf, digest)
+            for offset, ((kind, leaf), digest) in enumerate(zip(leaves, hashes, strict=True))]
+    dialect = _dialect(session)
+    if dialect == "sqlite":
+        session.connection().exec_driver_sql(
+            "INSERT INTO log_leaf (idx, kind, leaf, leaf_hash) VALUES (?, ?, ?, ?)", rows)
+    elif dialect == "postgresql":
+        raw: Any = session.connection().connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(
+                "COPY log_leaf (idx, kind, leaf, leaf_hash) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "varchar", "text", "bytea"])
+            for row in rows:
+                copy.write_row(row)
+    else:
+        session.execute(insert(LEAF), [dict(zip(("idx", "kind", "leaf", "leaf_hash"), row,
+                                                strict=True)) for row in rows])
+
+
+def edge_tiles(session: Session, size: int) -> dict[tuple[int, int], bytes]:
+    """The last tile of every level of a tree of `size` leaves: they hold its right
+    edge and the partial tiles an append extends."""
+    keys = [(level, ((size >> level) - 1) // TILE_WIDTH) for level in range(size.bit_length())]
+    if not keys:
+        return {}
+    rows = session.execute(select(TILE.c.level, TILE.c.tile_index, TILE.c.hashes)
+                           .where(tuple_(TILE.c.level, TILE.c.tile_index).in_(keys)))
+    tiles = {(level, index): bytes(hashes) for level, index, hashes in rows}
+    for level, index in keys:
+        nodes = size >> level
+        expected = (nodes - index * TILE_WIDTH) * HASH_SIZE
+        stored = tiles.get((level, index))
+        if stored is None or len(stored) != min(expected, TILE_BYTES):
+            raise AssertionError(
+                f"merkle_tile ({level}, {index}) does not hold the nodes of a tree of {size} "
+                f"leaves; run `dronedeal audit verify`")
+    return tiles
+
+
+class _TileDict:
+    """A NodeSource over tiles already read."""
+
+    def __init__(self, tiles: Mapping[tuple[int, int], bytes]) -> None:
+        self._tiles = tiles
+
+    def node(self, level: int, index: int) -> bytes:
+        tile, offset = divmod(index, TILE_WIDTH)
+        return self._tiles[level, tile][offset * HASH_SIZE : (offset + 1) * HASH_SIZE]
+
+
+def right_edge(size: int, tiles: Mapping[tuple[int, int], bytes]) -> RightEdge:
+    """The right edge of a tree of `size` leaves from its `edge_tiles`."""
+    return RightEdge.from_source(_TileDict(tiles), size)
+
+
+def write_nodes(session: Session, size: int, runs: Sequence[NodeRun],
+                tiles: Mapping[tuple[int, int], bytes]) -> None:
+    """Store the nodes an append to a tree of `size` leaves created: extend each level's
+    partial last tile (from `edge_tiles`) and add new tiles."""
+    _mark_appended(session)
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    for run in runs:
+        assert run.first_index == size >> run.level, "a run continues its level"
+        tile, offset = divmod(run.first_index, TILE_WIDTH)
+        position = 0
+        if offset:
+            prefix = tiles[run.level, tile]
+            assert len(prefix) == offset * HASH_SIZE, "the partial tile ends where the run starts"
+            position = min(len(run.hashes), TILE_BYTES - len(prefix))
+            updates.append({"b_level": run.level, "b_tile": tile,
+                            "b_hashes": prefix + run.hashes[:position]})
+            tile += 1
+        while position < len(run.hashes):
+            inserts.append({"level": run.level, "tile_index": tile,
+                            "hashes": run.hashes[position : position + TILE_BYTES]})
+            position += TILE_BYTES
+            tile += 1
+    if updates:
+        session.execute(
+            update(TILE)
+            .where(TILE.c.level == bindparam("b_level"), TILE.c.tile_index == bindparam("b_tile"))
+            .values(hashes=bindparam("b_hashes")),
+            updates)
+    if inserts:
+        session.execute(insert(TILE), inserts)
+
+
+def insert_checkpoint(session: Session, *, tree_size: int, root: bytes, note: str,
+                      created_at: datetime) -> None:
+    assert created_at.tzinfo is not None, "checkpoint times are UTC"
+    session.execute(insert(CHECKPOINT), [{"tree_size": tree_size, "root": root, "note": note,
+                                          "created_at": created_at.astimezone(UTC)}])
+
+
+# -- reading -----------------------------------------------------------------------
+
+
+def _checkpoint(row: Any) -> StoredCheckpoint:
+    created = row.created_at
+    if created.tzinfo is None:  # SQLite keeps no zone; we only ever write UTC
+        created = created.replace(tzinfo=UTC)
+    return StoredCheckpoint(int(row.tree_size), bytes(row.root), row.note, created)
+
+
+def latest_checkpoint(session: Session) -> StoredCheckpoint | None:
+    row = session.execute(select(CHECKPOINT).order_by(CHECKPOINT.c.tree_size.desc())
+                          .limit(1)).first()
+    return None if row is None else _checkpoint(row)
+
+
+def checkpoint_at(session: Session, tree_size: int) -> StoredCheckpoint | None:
+    row = session.execute(select(CHECKPOINT).where(CHECKPOINT.c.tree_size == tree_size)).first()
+    return None if row is None else _checkpoint(row)
+
+
+def checkpoints_between(session: Session, first_size: int, last_size: int
+                        ) -> list[StoredCheckpoint]:
+    """Checkpoints with first_size <= tree_size <= last_size, by size."""
+    rows = session.execute(select(CHECKPOINT)
+                           .where(CHECKPOINT.c.tree_size.between(first_size, last_size))
+                           .order_by(CHECKPOINT.c.tree_size))
+    return [_checkpoint(row) for row in rows]
+
+
+def checkpoint_count(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(CHECKPOINT)).scalar_one())
+
+
+def _fetch(session: Session, sql: str, params: tuple[int, ...]) -> list[tuple[Any, ...]]:
+    """Run `sql` (placeholders written `{}`) on the session's DB-API cursor.
+
+    For the hot reads only (proof serving, verify, entries): per call SQLAlchemy's
+    statement and row machinery costs more than these primary-key queries themselves.
+    """
+    connection = session.connection()
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql.replace("{}", mark), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+_LEAF_AND_CHECKPOINT_SQL: Final = (
+    "SELECT log_leaf.leaf, checkpoint.tree_size, checkpoint.root FROM log_leaf "
+    "JOIN checkpoint ON checkpoint.tree_size = {size} "
+    "WHERE log_leaf.idx = {} AND log_leaf.idx < checkpoint.tree_size")
+_LEAF_AND_LATEST: Final = _LEAF_AND_CHECKPOINT_SQL.replace(
+    "{size}", "(SELECT max(tree_size) FROM checkpoint)")
+_LEAF_AND_SIZE: Final = _LEAF_AND_CHECKPOINT_SQL.replace("{size}", "{}")
+
+
+def leaf_and_checkpoint(session: Session, index: int, size: int | None
+                        ) -> tuple[str, int, bytes] | None:
+    """Leaf text at `index` with the checkpoint at `size` (None: the latest) — its size
+    and root — in one query; None when either is missing or the leaf is not below it."""
+    if size is None:
+        rows = _fetch(session, _LEAF_AND_LATEST, (index,))
+    else:
+        rows = _fetch(session, _LEAF_AND_SIZE, (size, index))
+    return (rows[0][0], int(rows[0][1]), bytes(rows[0][2])) if rows else None
+
+
+def leaf_text(session: Session, index: int) -> str | None:
+    value: str | None = session.execute(select(LEAF.c.leaf).where(LEAF.c.idx == index)
+                                        ).scalar_one_or_none()
+    return value
+
+
+_LEAVES_SQL: Final = ("SELECT idx, kind, leaf, leaf_hash FROM log_leaf "
+                      "WHERE idx >= {} AND idx < {} ORDER BY idx")
+
+
+def leaves_between(session: Session, start: int, stop: int
+                   ) -> list[tuple[int, str, str, bytes]]:
+    """(index, kind, leaf, leaf_hash) of the leaves start <= index < stop, by index: a
+    bounded batch, read by primary-key range on either database."""
+    return _fetch(session, _LEAVES_SQL, (start, stop))
+
+
+def tiles_between(session: Session, level: int, first_tile: int, last_tile: int
+                  ) -> dict[int, bytes]:
+    """Tiles first_tile … last_tile of one level, by tile index."""
+    rows = session.execute(
+        select(TILE.c.tile_index, TILE.c.hashes)
+        .where(TILE.c.level == level, TILE.c.tile_index.between(first_tile, last_tile)))
+    return {int(index): bytes(hashes) for index, hashes in rows}
+
+
+def tile_levels(session: Session) -> dict[int, tuple[int, int, int]]:
+    """Per level: (number of tiles, highest tile index, total bytes of hashes)."""
+    rows = session.execute(
+        select(TILE.c.level, func.count(), func.max(TILE.c.tile_index),
+               func.sum(func.length(TILE.c.hashes)))
+        .group_by(TILE.c.level))
+    return {int(level): (int(count), int(top), int(total)) for level, count, top, total in rows}
+
+
+# -- proof serving -----------------------------------------------------------------
+
+
+class TileCache:
+    """Tiles of one database for proof serving, bounded; the oldest loaded goes first."""
+
+    def __init__(self, capacity: int = TILE_CACHE_TILES) -> None:
+        assert capacity > 0
+        self.capacity = capacity
+        self.tiles: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+
+    def put(self, key: tuple[int, int], hashes: bytes) -> None:
+        self.tiles.pop(key, None)  # a re-read (grown) tile becomes the newest
+        self.tiles[key] = hashes
+        while len(self.tiles) > self.capacity:
+            self.tiles.popitem(last=False)
+
+
+_CACHES: weakref.WeakKeyDictionary[Engine, TileCache] = weakref.WeakKeyDictionary()
+
+
+def tile_cache(session: Session) -> TileCache | None:
+    """The engine's tile cache, or None while this session's transaction has appended."""
+    if _APPENDED in session.info and session.info[_APPENDED] is session.get_transaction():
+        return None
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    cache = _CACHES.get(engine)
+    if cache is None:
+        cache = _CACHES[engine] = TileCache()
+    return cache
+
+
+_TILE_QUERY = select(TILE.c.hashes).where(TILE.c.level == bindparam("level"),
+                                          TILE.c.tile_index == bindparam("tile"))
+
+
+class TileSource:
+    """Nodes read from `merkle_tile` (a `core.merkle.NodeSource`), through the cache.
+
+    A cached tile is only ever a prefix of the stored one (tiles grow, never change),
+    so a node past its end means a re-read, not a miss.
+    """
+
+    def __init__(self, session: Session, cache: TileCache | None = None) -> None:
+        self._session = session
+        self._tiles = cache.tiles if cache is not None else OrderedDict()
+        self._cache = cache
+
+    def node(self, level: int, index: int) -> bytes:
+        tile, offset = divmod(index, TILE_WIDTH)
+        start = offset * HASH_SIZE
+        hashes = self._tiles.get((level, tile))
+        if hashes is None or len(hashes) <= start:
+            stored = self._session.execute(_TILE_QUERY, {"level": level, "tile": tile}
+                                           ).scalar_one_or_none()
+            if stored is None or len(stored) <= start:
+                raise KeyError(f"no stored node at level {level}, index {index}")
+            hashes = bytes(stored)
+            if self._cache is not None:
+                self._cache.put((level, tile), hashes)
+            else:
+                self._tiles[level, tile] = hashes
+        return hashes[start : start + HASH_SIZE]
