@@ -264,6 +264,19 @@ def test_ceiling_shortfall() -> None:
     assert A.ordered_value(result.problem, result.allocation) == 500_000
 
 
+def test_the_ceiling_holds_after_each_order_is_rounded() -> None:
+    # 2.00 UAH at 3 UAH a dollar is 0.666… USD: three one-unit orders are exactly 2.00
+    # USD, which fits 2.00 left, but SPEC §5 rounds each order to 0.67: 2.01. Only two
+    # orders (1.34) fit once rounded.
+    rates = [FxRate(dt.date(2025, 7, 1), "USD", "UAH", Decimal("3"))]
+    products = [product(1, 200, 500, currency="UAH")]
+    lines = [line(f"d{i}", 1) for i in range(3)]
+    result = solve(lines, products, share="1", rates=rates, ceiling=10_000, ordered=9_800)
+    assert len(result.orders) == 2
+    assert A.ordered_value(result.problem, result.allocation) == 134
+    assert [(u.units, u.constraint) for u in result.unmet] == [(1, "ceiling")]
+
+
 def test_two_constraints_each_enough_are_both_named() -> None:
     # One supplier under the cap takes its 40%; relaxing either the price cap (p2, p3)
     # or the share cap (all from p1) meets the line.

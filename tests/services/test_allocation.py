@@ -314,6 +314,9 @@ def test_an_empty_demand_or_another_kind_of_file_is_refused(tmp_path: Path) -> N
     (tmp_path / "demand.csv").write_text(HEADER, encoding="utf-8")
     with pytest.raises(RefusedError, match="the demand has no lines"):
         read_demand(tmp_path / "demand.csv", flow=FLOW, currency="USD")
+    (tmp_path / "demand.xlsx").write_text(HEADER, encoding="utf-8")
+    with pytest.raises(RefusedError, match="not a readable Excel workbook"):
+        read_demand(tmp_path / "demand.xlsx", flow=FLOW, currency="USD")
     (tmp_path / "demand.txt").write_text(HEADER, encoding="utf-8")
     with pytest.raises(RefusedError, match=r"a demand is a \.csv file or an \.xlsx workbook"):
         read_demand(tmp_path / "demand.txt", flow=FLOW, currency="USD")

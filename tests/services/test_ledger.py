@@ -112,6 +112,16 @@ def test_reposting_the_same_transfers_is_a_no_op(engine: Engine, signer: keys.Si
     assert (mixed.posted, mixed.duplicates, mixed.first_leaf, mixed.tree_size) == (1, 4, 4, 5)
 
 
+def test_a_new_batch_repeating_an_id_posts_it_once(engine: Engine, signer: keys.Signer) -> None:
+    result = post(engine, [EXAMPLE[0], EXAMPLE[1], EXAMPLE[0]], signer)
+    assert (result.posted, result.duplicates, result.first_leaf, result.tree_size) == (
+        2, 1, 0, 2)
+    assert post(engine, [], signer).posted == 0
+    with Session(engine) as session:
+        assert [t for t, _ in store.stream_transfers(session)] == EXAMPLE[:2]
+        assert audit.verify(session, signer.vkey()).ok
+
+
 def test_same_id_with_different_content_is_refused_and_nothing_is_written(
     engine: Engine, signer: keys.Signer
 ) -> None:

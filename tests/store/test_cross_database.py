@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dronedeal.demo.generator import write_demo_pack
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from tests.dbdump import dump
 
+from dronedeal.demo.generator import write_demo_pack
 from dronedeal.services import keys
 from dronedeal.services.importer import import_pack
 from dronedeal.services.summary import deal_summary

@@ -150,6 +150,7 @@ def history(
 
 
 def _mount_groups() -> None:
+    from dronedeal.cli.allocate import allocate
     from dronedeal.cli.audit import audit_app
     from dronedeal.cli.check import check, licenses
     from dronedeal.cli.demo import demo
@@ -158,6 +159,7 @@ def _mount_groups() -> None:
     app.command()(demo)
     app.command()(check)
     app.command()(licenses)
+    app.command()(allocate)
     app.add_typer(audit_app, name="audit", help="The verifiable log: checkpoints, proofs.")
     app.add_typer(ledger_app, name="ledger", help="The double-entry ledger: exports.")
 

@@ -111,7 +111,7 @@ class Flow:
     def admits(self, category: str) -> bool:
         """Whether a product category is traded in this flow (`uas.*` and `*` patterns)."""
         for pattern in self.categories:
-            if pattern == "*" or pattern == category:
+            if pattern in ("*", category):
                 return True
             if pattern.endswith(".*") and category.startswith(pattern[:-1]):
                 return True
@@ -125,7 +125,8 @@ class Contribution:
     share: Decimal
 
     def document(self) -> dict[str, Any]:
-        return {"flow_id": self.flow_id, "payer_id": self.payer_id, "share": decimal_text(self.share)}
+        return {"flow_id": self.flow_id, "payer_id": self.payer_id,
+                "share": decimal_text(self.share)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +147,8 @@ class Reciprocity:
 
     def document(self) -> dict[str, Any]:
         return {"numerator_flow": self.numerator_flow,
-                "denominator_flow": self.denominator_flow, "min_ratio": decimal_text(self.min_ratio)}
+                "denominator_flow": self.denominator_flow,
+                "min_ratio": decimal_text(self.min_ratio)}
 
 
 @dataclass(frozen=True, slots=True)

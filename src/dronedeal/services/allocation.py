@@ -45,6 +45,7 @@ from dronedeal.core.errors import RefusedError, RowError
 from dronedeal.core.fx import RateTable
 from dronedeal.core.records import Agreement, Flow
 from dronedeal.pack import DEMAND, RawRow, TableSource, convert_row, iter_table
+from dronedeal.pack.sources import WORKBOOK_ERRORS, unreadable_workbook
 from dronedeal.rules import RulesetLibrary
 from dronedeal.services.compliance import compliance_gate
 from dronedeal.services.summary import ordered_value
@@ -77,19 +78,21 @@ def read_demand(path: Path, *, flow: Flow, currency: str) -> list[DemandLine]:
     errors: list[RowError] = []
     lines: list[DemandLine] = []
     first_row: dict[str, int] = {}
+    rows = 0
     for item in iter_table(source, DEMAND):
         if isinstance(item, RowError):
             errors.append(item)
             continue
-        if len(lines) + len(errors) >= MAX_LINES:
+        rows += 1
+        if rows > MAX_LINES:
             errors.append(RowError(source.file, item.row, "*", f"a demand holds at most "
                                    f"{MAX_LINES} lines; split it into several files"))
             break
-        lines_or_errors = _demand_line(source.file, item, flow, currency, first_row)
-        if isinstance(lines_or_errors, DemandLine):
-            lines.append(lines_or_errors)
+        parsed = _demand_line(source.file, item, flow, currency, first_row)
+        if isinstance(parsed, DemandLine):
+            lines.append(parsed)
         else:
-            errors.extend(lines_or_errors)
+            errors.extend(parsed)
     if not errors and not lines:
         errors.append(RowError(source.file, 0, "*", "the demand has no lines; add one row "
                                                     f"per line under the header: {DEMAND.header}"))
@@ -112,10 +115,8 @@ def _demand_source(path: Path) -> tuple[TableSource, RowError | None]:
         book = openpyxl.load_workbook(path, read_only=True)
         sheets = list(book.sheetnames)
         book.close()
-    except Exception as exc:  # openpyxl raises many kinds on a file that is not a workbook
-        return source, RowError(path.name, 0, "*", f"not a readable Excel workbook "
-                                                   f"({type(exc).__name__}); save it again "
-                                                   "as .xlsx (Excel Workbook)")
+    except WORKBOOK_ERRORS as exc:
+        return source, RowError(path.name, 0, "*", unreadable_workbook(exc))
     if "demand" not in sheets:
         return source, RowError(path.name, 0, "*", f"the workbook has no sheet named "
                                                    f"\"demand\" (it has: {', '.join(sheets)})")

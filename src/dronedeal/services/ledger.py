@@ -1,13 +1,17 @@
 """Ledger use cases: post transfers, read balances, export, and vouch for rows in `verify`.
 
 `post_transfers` is the one way into the ledger. It keeps SPEC §3 invariants 2 and 5
-for a batch as a whole, before writing anything: every transfer is well formed and
-posts in its agreement's currency (the one its earlier transfers use); an id already
-posted with the same content is dropped, with other content the batch is refused
-naming the id; a reversal exactly mirrors the transfer it undoes, which it may undo only
-once. The new transfers' canonical documents are appended to the log as one batch of
-consecutive leaves under one signed checkpoint, and each row records its leaf. The
-caller owns the transaction: nothing here commits.
+for a batch as a whole: every transfer is well formed and posts in its agreement's
+currency (the one its earlier transfers use); an id already posted with the same
+content is dropped, with other content the batch is refused naming the id; a reversal
+exactly mirrors the transfer it undoes, which it may undo only once. A refused batch
+leaves nothing behind. The new transfers' canonical documents are appended to the log
+as one batch of consecutive leaves under one signed checkpoint, and each row records
+its leaf. The caller owns the transaction: nothing here commits.
+
+The usual batch is all new; it is written first and the primary key tells whether
+some id was taken (then the rows are rolled back to a savepoint and the batch is
+sorted out id by id), which saves a look-up of every id on the hot path.
 
 `verify` (services.audit) runs `check_transfer_leaves` on every `transfer` leaf: each
 leaf must have its row, and each row must re-derive exactly its leaf's text, so editing

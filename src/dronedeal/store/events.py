@@ -10,11 +10,27 @@ most once per manufacturer (primary key of `shipment`), and inspected at most on
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final, cast
 
-from sqlalchemy import BigInteger, Date, ForeignKey, ForeignKeyConstraint, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dronedeal.store.base import Base, ident
+from dronedeal.store.db import is_sqlite
+from dronedeal.store.master import OrderRow
 
 Id = ident()
 
@@ -103,3 +119,190 @@ class PaymentRow(Base):
     paid_on: Mapped[dt.date] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(Text)
     leaf_index: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- repository: every query on the event tables ------------------------------------------
+
+#: ids per `IN (…)`: below SQLite's and PostgreSQL's bind-parameter limits
+CHUNK: Final = 500
+
+SHIPMENT: Final = cast(Table, ShipmentRow.__table__)
+INSPECTION: Final = cast(Table, InspectionRow.__table__)
+CASE_LINE: Final = cast(Table, CaseLineRow.__table__)
+CASE_DELIVERY: Final = cast(Table, CaseDeliveryRow.__table__)
+PAYMENT: Final = cast(Table, PaymentRow.__table__)
+
+#: (product_id, lot_id, order_id, license_id, shipped_on) of a stored shipment
+StoredShipment = tuple[str, str, str, str | None, dt.date]
+#: (product_id, result, reason, inspected_on) of a stored inspection
+StoredInspection = tuple[str, str, str | None, dt.date]
+
+SHIPMENT_COLUMNS: Final = ("manufacturer_id", "serial", "product_id", "lot_id", "order_id",
+                           "license_id", "shipped_on", "leaf_index")
+INSPECTION_COLUMNS: Final = ("manufacturer_id", "serial", "product_id", "result", "reason",
+                             "inspected_on", "leaf_index")
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def has_shipments(session: Session, manufacturer_id: str) -> bool:
+    """Whether the store holds any shipment of `manufacturer_id` (one index probe)."""
+    return session.execute(select(SHIPMENT.c.serial).where(
+        SHIPMENT.c.manufacturer_id == manufacturer_id).limit(1)).first() is not None
+
+
+def has_inspections(session: Session, manufacturer_id: str) -> bool:
+    """Whether the store holds any inspection of `manufacturer_id` (one index probe)."""
+    return session.execute(select(INSPECTION.c.serial).where(
+        INSPECTION.c.manufacturer_id == manufacturer_id).limit(1)).first() is not None
+
+
+def shipments_of(session: Session, manufacturer_id: str, serials: Sequence[str]
+                 ) -> dict[str, StoredShipment]:
+    """Stored shipments of one manufacturer's `serials`, by serial."""
+    c = SHIPMENT.c
+    out: dict[str, StoredShipment] = {}
+    for chunk in _chunks(sorted(set(serials))):
+        for row in session.execute(
+            select(c.serial, c.product_id, c.lot_id, c.order_id, c.license_id, c.shipped_on)
+            .where(c.manufacturer_id == manufacturer_id, c.serial.in_(chunk))
+        ):
+            out[row[0]] = (row[1], row[2], row[3], row[4], row[5])
+    return out
+
+
+def inspections_of(session: Session, manufacturer_id: str, serials: Sequence[str]
+                   ) -> dict[str, StoredInspection]:
+    """Stored inspections of one manufacturer's `serials`, by serial."""
+    c = INSPECTION.c
+    out: dict[str, StoredInspection] = {}
+    for chunk in _chunks(sorted(set(serials))):
+        for row in session.execute(
+            select(c.serial, c.product_id, c.result, c.reason, c.inspected_on)
+            .where(c.manufacturer_id == manufacturer_id, c.serial.in_(chunk))
+        ):
+            out[row[0]] = (row[1], row[2], row[3], row[4])
+    return out
+
+
+def shipped_units(session: Session, order_ids: Iterable[str]) -> dict[str, int]:
+    """Units shipped so far per order (orders with none are left out)."""
+    c = SHIPMENT.c
+    out: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(order_ids))):
+        for order_id, units in session.execute(
+            select(c.order_id, func.count()).where(c.order_id.in_(chunk))
+            .group_by(c.order_id)
+        ):
+            out[order_id] = int(units)
+    return out
+
+
+def lock_orders(session: Session, order_ids: Iterable[str]) -> None:
+    """Lock orders against concurrent shipping until the transaction ends: PostgreSQL
+    `SELECT … FOR UPDATE` in id order (so two importers cannot deadlock on them); on
+    SQLite the `BEGIN IMMEDIATE` transaction already holds the write lock."""
+    if is_sqlite(session):
+        return
+    for chunk in _chunks(sorted(set(order_ids))):
+        session.execute(select(OrderRow.order_id).where(OrderRow.order_id.in_(chunk))
+                        .order_by(OrderRow.order_id).with_for_update()).all()
+
+
+def _bulk_insert(session: Session, table: Table, columns: Sequence[str],
+                 rows: Sequence[tuple[Any, ...]], pg_types: Sequence[str]) -> None:
+    """Append rows given as tuples in `columns` order: the DB-API's `executemany` on
+    SQLite (dates as ISO text, as the Date type stores them), binary `COPY` on PostgreSQL."""
+    if not rows:
+        return
+    if is_sqlite(session):
+        date_at = [i for i, t in enumerate(pg_types) if t == "date"]
+        if date_at:
+            rows = [tuple(v.isoformat() if i in date_at and v is not None else v
+                          for i, v in enumerate(r)) for r in rows]
+        marks = ", ".join("?" for _ in columns)
+        session.connection().exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", list(rows))
+        return
+    driver: Any = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(
+            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(list(pg_types))
+        for row in rows:
+            copy.write_row(row)
+
+
+def insert_shipments(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Append shipments given as tuples in `SHIPMENT_COLUMNS` order."""
+    if rows and is_sqlite(session):
+        # the hot path: dates are already ISO text for SQLite callers that pass str
+        session.connection().exec_driver_sql(
+            f"INSERT INTO shipment ({', '.join(SHIPMENT_COLUMNS)}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?)",
+            [r if isinstance(r[6], str) else (*r[:6], r[6].isoformat(), r[7]) for r in rows])
+        return
+    _bulk_insert(session, SHIPMENT, SHIPMENT_COLUMNS, rows,
+                 ("varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "date",
+                  "int8"))
+
+
+def insert_inspections(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Append inspections given as tuples in `INSPECTION_COLUMNS` order."""
+    if rows and is_sqlite(session):
+        session.connection().exec_driver_sql(
+            f"INSERT INTO inspection ({', '.join(INSPECTION_COLUMNS)}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?)",
+            [r if isinstance(r[5], str) else (*r[:5], r[5].isoformat(), r[6]) for r in rows])
+        return
+    _bulk_insert(session, INSPECTION, INSPECTION_COLUMNS, rows,
+                 ("varchar", "varchar", "varchar", "varchar", "text", "date", "int8"))
+
+
+# -- purchase cases, case deliveries, payments (small tables: plain Core) ---------------
+
+def case_lines(session: Session, agreement_id: str | None = None) -> list[CaseLineRow]:
+    """Every stored case line (of one agreement), by case and line."""
+    query = select(CaseLineRow).order_by(CaseLineRow.case_id, CaseLineRow.line)
+    if agreement_id is not None:
+        query = query.where(CaseLineRow.agreement_id == agreement_id)
+    return list(session.scalars(query))
+
+
+def delivered_units(session: Session) -> dict[tuple[str, int], int]:
+    """Units delivered so far per case line."""
+    c = CASE_DELIVERY.c
+    return {(case_id, int(line)): int(units) for case_id, line, units in session.execute(
+        select(c.case_id, c.line, func.sum(c.quantity)).group_by(c.case_id, c.line))}
+
+
+def case_deliveries_by_id(session: Session, delivery_ids: Sequence[str]
+                          ) -> dict[str, CaseDeliveryRow]:
+    out: dict[str, CaseDeliveryRow] = {}
+    for chunk in _chunks(sorted(set(delivery_ids))):
+        for row in session.scalars(select(CaseDeliveryRow).where(
+                CaseDeliveryRow.delivery_id.in_(chunk))):
+            out[row.delivery_id] = row
+    return out
+
+
+def payments_by_id(session: Session, payment_ids: Sequence[str]) -> dict[str, PaymentRow]:
+    out: dict[str, PaymentRow] = {}
+    for chunk in _chunks(sorted(set(payment_ids))):
+        for row in session.scalars(select(PaymentRow).where(PaymentRow.payment_id.in_(chunk))):
+            out[row.payment_id] = row
+    return out
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Append rows of a small event table (cases, case deliveries, payments)."""
+    for chunk in _chunks(rows, 4_000):
+        session.execute(insert(table), list(chunk))
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Rows per event table."""
+    return {table.name: int(session.scalar(select(func.count()).select_from(table)) or 0)
+            for table in (SHIPMENT, INSPECTION, CASE_LINE, CASE_DELIVERY, PAYMENT)}

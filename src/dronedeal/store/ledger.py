@@ -311,14 +311,6 @@ def rows_in_leaves(session: Session, first: int, last: int) -> list[tuple[Any, .
     return [(*row[:9], row[9].isoformat(), *row[10:]) for row in session.execute(query)]
 
 
-def leaf_index_bounds(session: Session) -> tuple[int, int, int]:
-    """(count, smallest, largest leaf index) over all transfers; (0, -1, -1) when empty."""
-    count, low, high = session.execute(
-        select(func.count(), func.min(TABLE.c.leaf_index), func.max(TABLE.c.leaf_index))
-    ).one()
-    return (int(count), -1, -1) if not count else (int(count), int(low), int(high))
-
-
 def count_transfers(session: Session, agreement_id: str | None = None) -> int:
     query = select(func.count()).select_from(TABLE)
     if agreement_id is not None:

@@ -4,4 +4,5 @@ import dronedeal.store.compliance
 import dronedeal.store.events
 import dronedeal.store.ledger
 import dronedeal.store.log
-import dronedeal.store.master  # noqa: F401
+import dronedeal.store.master
+import dronedeal.store.users  # noqa: F401

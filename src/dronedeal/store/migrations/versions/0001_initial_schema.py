@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 13:46:16.273190
+Create Date: 2026-11-25 13:51:49.407369
 """
 
 from __future__ import annotations
@@ -109,6 +109,17 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['fund_party_id'], ['party.party_id'], name=op.f('fk_agreement_fund_party_id_party')),
     sa.PrimaryKeyConstraint('agreement_id', name=op.f('pk_agreement'))
+    )
+    op.create_table('api_user',
+    sa.Column('user_id', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('name', sa.Text(), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('party_id', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=True),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['party_id'], ['party.party_id'], name=op.f('fk_api_user_party_id_party')),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_api_user')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_user_token_hash'))
     )
     op.create_table('product',
     sa.Column('product_id', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=False),
@@ -393,6 +404,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_product_category'))
 
     op.drop_table('product')
+    op.drop_table('api_user')
     op.drop_table('agreement')
     op.drop_table('record_version')
     op.drop_table('party')

@@ -1,0 +1,133 @@
+"""The position of an agreement and its settlement proposal as of a date (SPEC §5).
+
+Per flow: ordered (orders and case lines, each converted at the rate on the agreement's
+`signed_on`), shipped (shipments, plus case deliveries), accepted (accepted inspections,
+plus case deliveries), rejected (rejected inspections), each per lot and event date
+converted at that date's rate; paid (payments from the flow's buyer to parties of its
+seller country, funds excepted, each converted at `paid_on`). Per party: the ledger
+balance; per country: the net of its parties; the fund apart; ceiling used; the
+reciprocity ratio. The settlement nets the ledger balances, the fund's included.
+
+Invariants: only events dated on or before `as_of` count, in every figure; amounts are
+minor units of the agreement currency; the balances reported sum to zero (asserted in
+`core.position.build_position`); a settlement has at most n − 1 payments and zeroes
+every balance (asserted in `core.position.build_settlement`). Reads only; the caller
+owns the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from dronedeal.core.fx import RateTable
+from dronedeal.core.position import (
+    FUND_KIND,
+    AgreementTerms,
+    Batch,
+    Figure,
+    FlowFigures,
+    Position,
+    Settlement,
+    build_position,
+    build_settlement,
+    totals_by_flow,
+)
+from dronedeal.core.records import Agreement
+from dronedeal.services import ledger
+from dronedeal.store import master, reports
+
+
+class UnknownAgreementError(LookupError):
+    """No agreement with the asked id is in the store."""
+
+    def __init__(self, agreement_id: str, known: list[str]) -> None:
+        self.agreement_id = agreement_id
+        hint = ("known: " + ", ".join(known[:10]) + (" …" if len(known) > 10 else "")
+                if known else "the store holds no agreement; import a pack first")
+        super().__init__(f"no agreement {agreement_id!r} in the store ({hint})")
+
+
+def load_agreement(*, session: Session, agreement_id: str) -> Agreement:
+    """The stored agreement `agreement_id`; raises UnknownAgreementError."""
+    agreements = {a.agreement_id: a for a in master.load_agreements(session)}
+    agreement = agreements.get(agreement_id)
+    if agreement is None:
+        raise UnknownAgreementError(agreement_id, sorted(agreements))
+    return agreement
+
+
+def _terms(agreement: Agreement) -> AgreementTerms:
+    r = agreement.reciprocity
+    return AgreementTerms(
+        agreement_id=agreement.agreement_id, currency=agreement.currency,
+        ceiling=agreement.ceiling, flow_ids=tuple(f.flow_id for f in agreement.flows),
+        fund_party_id=agreement.fund.party_id if agreement.fund else None,
+        reciprocity=(r.numerator_flow, r.denominator_flow, r.min_ratio) if r else None)
+
+
+def _paid_batches(session: Session, agreement: Agreement, as_of: dt.date) -> list[Batch]:
+    """Each payment that pays a flow: from its buyer to a non-fund party of its seller
+    country. A payment can pay at most one flow per (buyer, seller country) pair."""
+    batches: list[Batch] = []
+    for payment in reports.payments(session, agreement.agreement_id, as_of):
+        if payment.payee_kind == FUND_KIND:
+            continue
+        for flow in agreement.flows:
+            if (payment.payer_id == flow.buyer_id
+                    and payment.payee_country == flow.seller_country):
+                batches.append(Batch(flow.flow_id, payment.paid_on, payment.currency, 0,
+                                     payment.amount))
+    return batches
+
+
+def flow_figures(
+    *, session: Session, agreement: Agreement, as_of: dt.date, rates: RateTable
+) -> dict[str, FlowFigures]:
+    """Ordered, shipped, accepted, rejected and paid of every flow, in the agreement
+    currency; raises MissingRateError when an event's rate is unknown."""
+    a, c = agreement.agreement_id, agreement.currency
+    deliveries = reports.delivery_batches(session, a, as_of)
+    inspected = reports.inspected_batches(session, a, as_of)
+    ordered = totals_by_flow([*reports.order_batches(session, a, agreement.signed_on),
+                              *reports.case_line_batches(session, a, agreement.signed_on)],
+                             rates, c)
+    shipped = totals_by_flow([*reports.shipped_batches(session, a, as_of), *deliveries],
+                             rates, c)
+    accepted = totals_by_flow([*inspected[reports.ACCEPTED], *deliveries], rates, c)
+    rejected = totals_by_flow(inspected[reports.REJECTED], rates, c)
+    paid = totals_by_flow(_paid_batches(session, agreement, as_of), rates, c)
+    zero = Figure(0, 0)
+    return {flow.flow_id: FlowFigures(
+        ordered=ordered.get(flow.flow_id, zero), shipped=shipped.get(flow.flow_id, zero),
+        accepted=accepted.get(flow.flow_id, zero), rejected=rejected.get(flow.flow_id, zero),
+        paid=paid.get(flow.flow_id, zero).value) for flow in agreement.flows}
+
+
+def position(*, session: Session, agreement_id: str, as_of: dt.date) -> Position:
+    """The position of `agreement_id` as of `as_of` (SPEC §5)."""
+    agreement = load_agreement(session=session, agreement_id=agreement_id)
+    rates = RateTable(master.load_fx_rates(session))
+    figures = flow_figures(session=session, agreement=agreement, as_of=as_of, rates=rates)
+    balances = ledger.balances(session, agreement_id, as_of)
+    _check_currency(session, agreement)
+    return build_position(terms=_terms(agreement), as_of=as_of, figures=figures,
+                          balances=balances,
+                          profiles=reports.party_profiles(session, balances))
+
+
+def settlement(*, session: Session, agreement_id: str, as_of: dt.date) -> Settlement:
+    """The settlement proposal of `agreement_id` as of `as_of` (SPEC §5)."""
+    agreement = load_agreement(session=session, agreement_id=agreement_id)
+    _check_currency(session, agreement)
+    return build_settlement(agreement_id=agreement_id, as_of=as_of,
+                            currency=agreement.currency,
+                            balances=ledger.balances(session, agreement_id, as_of))
+
+
+def _check_currency(session: Session, agreement: Agreement) -> None:
+    posted = ledger.agreement_currency(session, agreement.agreement_id)
+    assert posted in (None, agreement.currency), (
+        f"agreement {agreement.agreement_id} settles in {agreement.currency} but its "
+        f"ledger posts in {posted}")
