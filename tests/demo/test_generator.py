@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import Engine
 
 from dronedeal.core.iso import COUNTRIES, CURRENCY_DIGITS
 from dronedeal.demo.catalog import build_catalog
@@ -39,7 +40,15 @@ SPEC_HEADERS = {
                 "max_quantity, max_value, currency, valid_from, valid_to",
     "fx_rates": "date, base, quote, rate",
     "demand": "demand_id, flow_id, category, quantity, due_on, max_unit_price, currency",
+    "shipments": "serial, product_id, lot_id, order_id, license_id, shipped_on",
+    "inspections": "serial, product_id, result, reason, inspected_on",
+    "cases": "case_id, line, agreement_id, flow_id, seller_id, buyer_id, description, "
+             "category, quantity, unit_price, currency",
+    "case_deliveries": "delivery_id, case_id, line, quantity, delivered_on",
+    "payments": "payment_id, agreement_id, payer_id, payee_id, amount, currency, paid_on, "
+                "reference",
 }
+EVENT_TABLES = ("cases", "shipments", "inspections", "case_deliveries", "payments")
 CATEGORIES = {"uas.small", "uas.tactical", "uas.long_range", "uas.interceptor", "usv", "ugv",
               "cuas", "ew", "air_defense", "munition", "vehicle", "training", "tech_transfer",
               "other"}
@@ -61,7 +70,8 @@ Pack = dict[str, Any]
 
 def read_pack(folder: Path) -> Pack:
     pack: Pack = {}
-    for table in ("parties", "products", "bom", "orders", "licenses", "fx_rates"):
+    for table in ("parties", "products", "bom", "orders", "licenses", "fx_rates",
+                  *EVENT_TABLES):
         with (folder / f"{table}.csv").open(encoding="utf-8", newline="") as handle:
             pack[table] = list(csv.DictReader(handle))
     with (folder / "inputs" / "demand.csv").open(encoding="utf-8", newline="") as handle:
@@ -138,7 +148,8 @@ def test_summary_counts_the_rows_written(small: tuple[Path, DemoSummary, Pack]) 
                   "agreements"):
         assert summary.table_counts()[table] == len(pack[table]), table
     assert summary.units_ordered == sum(int(o["quantity"]) for o in pack["orders"])
-    assert summary.shipments == 0
+    for table in EVENT_TABLES:
+        assert summary.table_counts()[table] == len(pack[table]), table
 
 
 def test_catalog_is_large_and_covers_every_category(pack: Pack) -> None:
@@ -397,6 +408,7 @@ def test_large_scale_reaches_a_million_units(tmp_path: Path) -> None:
     assert summary.ua_manufacturers >= 300
     assert summary.products >= 1_000
     assert summary.units_ordered >= 1_000_000
+    assert summary.shipments >= 1_000_000
     large = read_pack(tmp_path / "large")
     assert sum(int(o["quantity"]) for o in large["orders"]) == summary.units_ordered
     assert {p["category"] for p in large["products"]} == CATEGORIES
@@ -413,3 +425,94 @@ def test_orders_are_topped_up_to_the_scale_floor() -> None:
         per_month[order.product_id, order.due_on] += order.quantity
     assert all(units <= 2 * capacity[product_id]
                for (product_id, _due), units in per_month.items()), "two months of capacity"
+
+
+# -- events: what ships, what is inspected, the reciprocal cases and the payments --------
+
+AS_OF = "2026-09-30"
+SERIAL = re.compile(r"[A-Z]{2}[0-9]-20(25|26)-[0-9]{6}")
+
+
+def test_shipments_fit_orders_licenses_and_lots(pack: Pack) -> None:
+    orders = {o["order_id"]: o for o in pack["orders"]}
+    licenses = {lic["license_id"]: lic for lic in pack["licenses"]}
+    products = {p["product_id"]: p for p in pack["products"]}
+    shipped: dict[str, int] = defaultdict(int)
+    lots: dict[str, int] = defaultdict(int)
+    serials: set[tuple[str, str]] = set()
+    for row in pack["shipments"]:
+        order = orders[row["order_id"]]
+        assert SERIAL.fullmatch(row["serial"]), row["serial"]
+        maker = products[row["product_id"]]["supplier_id"]
+        assert (maker, row["serial"]) not in serials, "a serial ships once per manufacturer"
+        serials.add((maker, row["serial"]))
+        assert row["product_id"] == order["product_id"]
+        assert row["shipped_on"] <= min(order["due_on"], AS_OF)
+        shipped[order["order_id"]] += 1
+        lots[row["lot_id"]] += 1
+        if order["flow_id"] == "drones-to-us":
+            lic = licenses[row["license_id"]]
+            assert lic["product_id"] == row["product_id"]
+            assert lic["valid_from"] <= row["shipped_on"] <= lic["valid_to"]
+        else:
+            assert row["license_id"] == ""
+    assert all(units <= int(orders[o]["quantity"]) for o, units in shipped.items())
+    assert max(lots.values()) <= 500
+    assert sum(1 for units in lots.values() if units >= 50) > len(lots) // 2
+    assert sum(shipped.values()) < sum(int(o["quantity"]) for o in pack["orders"]), "live"
+
+
+def test_inspections_follow_shipments_with_a_few_rejections(pack: Pack) -> None:
+    shipped_on = {(row["product_id"], row["serial"]): row["shipped_on"]
+                  for row in pack["shipments"]}
+    rejected = 0
+    for row in pack["inspections"]:
+        assert shipped_on[row["product_id"], row["serial"]] <= row["inspected_on"] <= AS_OF
+        if row["result"] == "rejected":
+            rejected += 1
+            assert row["reason"]
+        else:
+            assert row["result"] == "accepted"
+            assert row["reason"] == ""
+    assert 0.02 <= rejected / len(pack["inspections"]) <= 0.04
+    assert len(pack["inspections"]) < len(pack["shipments"]), "the latest lots wait"
+
+
+def test_reciprocal_cases_deliveries_and_payments(pack: Pack) -> None:
+    lines = {(c["case_id"], c["line"]): c for c in pack["cases"]}
+    assert {c["flow_id"] for c in pack["cases"]} == {"weapons-to-ua"}
+    assert {"air_defense", "vehicle", "training"} <= {c["category"] for c in pack["cases"]}
+    delivered: dict[tuple[str, str], int] = defaultdict(int)
+    for d in pack["case_deliveries"]:
+        delivered[d["case_id"], d["line"]] += int(d["quantity"])
+        assert d["delivered_on"] <= AS_OF
+    assert all(units <= int(lines[key]["quantity"]) for key, units in delivered.items())
+    payers = {(p["payer_id"], p["payee_id"].split("-")[0]) for p in pack["payments"]}
+    assert ("us-dod", "ua") in payers
+    assert ("ua-mod", "us") in payers
+    assert ("us-dod", "urif") in payers
+    assert all(p["paid_on"] <= AS_OF for p in pack["payments"])
+
+
+def test_the_small_demo_imports_with_zero_errors(
+    small: tuple[Path, DemoSummary, Pack], engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy.orm import Session
+
+    from dronedeal.services import keys
+    from dronedeal.services.importer import import_pack
+    from dronedeal.services.ledger import balances
+
+    folder, summary, _pack = small
+    key = tmp_path / "signing.key"
+    keys.create_key(key, "dronedeal.test/log")
+    with Session(engine) as session, session.begin():
+        result = import_pack(session, folder, keys.load_signer(key))
+    assert result.created["shipment"] == summary.shipments
+    assert result.created["inspection"] == summary.inspections
+    assert result.created["payment"] == summary.payments
+    assert result.created["transfer"] > 0
+    with Session(engine) as session:
+        us = balances(session, "ua-us-2025")
+    assert us["us-dod"] < 0, "the US owes for what it accepted and has not paid"
+    assert us["urif"] > 0

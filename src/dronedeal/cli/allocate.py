@@ -15,9 +15,7 @@ option, or an agreement or flow that the store does not hold.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import sys
 from decimal import Decimal, InvalidOperation
@@ -34,10 +32,12 @@ from dronedeal.cli.common import (
     OutputFormat,
     engine_of,
     fail,
+    report_errors,
     transaction,
 )
 from dronedeal.core.allocation import AllocationResult
-from dronedeal.core.errors import MAX_REPORTED_ERRORS, RefusedError, RowError
+from dronedeal.core.csvsafe import csv_text
+from dronedeal.core.errors import RefusedError
 from dronedeal.core.money import format_amount
 
 #: rows of a summary table shown before "… N more"
@@ -105,7 +105,7 @@ def allocate(
     try:
         library = load_library(rulesets)
     except RefusedError as refused:
-        _report_refused(refused.errors, output, "no allocation was made")
+        report_errors(refused.errors, output, outcome="no allocation was made")
         return
     if revision_of(engine_of(ctx)) is None:
         fail("the database has no schema yet; run `dronedeal init` and import a pack first")
@@ -119,7 +119,7 @@ def allocate(
         fail(str(unknown), EXIT_USAGE)
         return
     except RefusedError as refused:
-        _report_refused(refused.errors, output, "nothing was allocated")
+        report_errors(refused.errors, output, outcome="nothing was allocated")
         return
     except MissingRateError as missing:
         fail(f"{missing}; the allocation prices every candidate in the agreement currency")
@@ -151,26 +151,7 @@ def orders_csv(result: AllocationResult) -> str:
     from dronedeal.pack import TABLES
 
     columns = [c.name for c in TABLES["orders"].columns]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for order in result.orders:
-        document = order.document()
-        writer.writerow([document[c] for c in columns])
-    return buffer.getvalue()
-
-
-def _report_refused(errors: list[RowError], output: OutputFormat, outcome: str) -> None:
-    if output is OutputFormat.json:
-        print(json.dumps({"errors": [e.as_json() for e in errors], "total": len(errors)},
-                         ensure_ascii=False, indent=2))
-    else:
-        for error in errors[:MAX_REPORTED_ERRORS]:
-            print(error, file=sys.stderr)
-        more = len(errors) - MAX_REPORTED_ERRORS
-        print(f"… {more} more; {len(errors)} errors in total" if more > 0
-              else f"{len(errors)} error(s); {outcome}", file=sys.stderr)
-    raise typer.Exit(EXIT_REFUSED)
+    return csv_text(columns, ([order.document()[c] for c in columns] for order in result.orders))
 
 
 def _explain(result: AllocationResult, *, partial: bool) -> None:

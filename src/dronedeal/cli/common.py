@@ -54,8 +54,10 @@ def reading(ctx: typer.Context) -> Iterator[Session]:
         yield session
 
 
-def report_errors(errors: list[RowError], output: OutputFormat) -> None:
-    """Print row errors the way SPEC §7 asks, then exit 1."""
+def report_errors(
+    errors: list[RowError], output: OutputFormat, *, outcome: str = "nothing was imported"
+) -> None:
+    """Print row errors the way SPEC §7 asks (then what did not happen), and exit 1."""
     if output is OutputFormat.json:
         print(json.dumps({"errors": [e.as_json() for e in errors], "total": len(errors)},
                          ensure_ascii=False, indent=2))
@@ -66,7 +68,7 @@ def report_errors(errors: list[RowError], output: OutputFormat) -> None:
             print(f"… {len(errors) - MAX_REPORTED_ERRORS} more; {len(errors)} errors in total",
                   file=sys.stderr)
         else:
-            print(f"{len(errors)} error(s); nothing was imported", file=sys.stderr)
+            print(f"{len(errors)} error(s); {outcome}", file=sys.stderr)
     raise typer.Exit(EXIT_REFUSED)
 
 

@@ -155,6 +155,8 @@ def _mount_groups() -> None:
     from dronedeal.cli.check import check, licenses
     from dronedeal.cli.demo import demo
     from dronedeal.cli.ledger import ledger_app
+    from dronedeal.cli.serve import serve
+    from dronedeal.cli.users import users_app
 
     app.command()(demo)
     app.command()(check)
@@ -162,6 +164,8 @@ def _mount_groups() -> None:
     app.command()(allocate)
     app.add_typer(audit_app, name="audit", help="The verifiable log: checkpoints, proofs.")
     app.add_typer(ledger_app, name="ledger", help="The double-entry ledger: exports.")
+    app.add_typer(users_app, name="users", help="API users and their tokens.")
+    app.command()(serve)
 
 
 _mount_groups()

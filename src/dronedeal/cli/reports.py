@@ -110,19 +110,20 @@ def _print_position(report: Position) -> None:
     console.print(f"[bold]{report.agreement_id}[/] position as of {report.as_of.isoformat()}"
                   f" in {c}: ceiling {_money(report.ceiling, c)}, used "
                   f"{_money(report.ceiling_used, c)}")
+    # one row per flow and measure: narrow enough for an 80-column terminal
     flows = Table(title="flows")
-    flows.add_column("flow")
-    for column in ("ordered", "shipped", "accepted", "rejected"):
-        flows.add_column(f"{column} units", justify="right")
-        flows.add_column(f"{column} value", justify="right")
-    flows.add_column("paid", justify="right")
-
-    def cells(figure: Figure) -> list[str]:
-        return [str(figure.units), _money(figure.value, c)]
-
+    for column in ("flow", "", "units", "value"):
+        flows.add_column(column, justify="right" if column in ("units", "value") else "left")
     for flow in report.flows:
-        flows.add_row(flow.flow_id, *cells(flow.ordered), *cells(flow.shipped),
-                      *cells(flow.accepted), *cells(flow.rejected), _money(flow.paid, c))
+        measures: list[tuple[str, Figure | None, int]] = [
+            ("ordered", flow.ordered, 0), ("shipped", flow.shipped, 0),
+            ("accepted", flow.accepted, 0), ("rejected", flow.rejected, 0),
+            ("paid", None, flow.paid)]
+        for position, (name, figure, paid) in enumerate(measures):
+            flows.add_row(flow.flow_id if position == 0 else "", name,
+                          "" if figure is None else f"{figure.units:,}",
+                          _money(paid if figure is None else figure.value, c),
+                          end_section=position == len(measures) - 1)
     console.print(flows)
     parties = Table(title="balances (positive: is owed; negative: owes)")
     for column in ("party", "country", "balance"):

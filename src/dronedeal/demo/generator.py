@@ -21,9 +21,12 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
+from decimal import Decimal
 from pathlib import Path
 
+from dronedeal.core.fx import RateTable
 from dronedeal.core.records import FxRate
+from dronedeal.demo import events
 from dronedeal.demo.catalog import Catalog, build_catalog
 from dronedeal.demo.deals import Deals, agreement_yaml, build_deals
 from dronedeal.demo.fx import demo_rates
@@ -90,6 +93,7 @@ def write_demo_pack(folder: Path, *, scale: str = "small", seed: int = 2025) -> 
                "no real company or contract.")
     (folder / DEMAND_FILE).parent.mkdir(exist_ok=True)
     counts["demand"] = write_table(folder / DEMAND_FILE, "demand", deals.demand)
+    counts.update(_write_events(folder, seed, catalog, deals, rates))
 
     return DemoSummary(
         scale=scale, seed=seed, **counts,
@@ -97,6 +101,43 @@ def write_demo_pack(folder: Path, *, scale: str = "small", seed: int = 2025) -> 
         flagged_products=len(catalog.flagged),
         units_ordered=sum(o.quantity for o in deals.orders),
     )
+
+
+def _write_events(folder: Path, seed: int, catalog: Catalog, deals: Deals,
+                  rates: Sequence[FxRate]) -> dict[str, int]:
+    """The event tables (see `demo.events`), streamed; rows per table."""
+    products = {p.product_id: p for p in catalog.products}
+    license_flows = {f.flow_id: f.end_user_id for a in deals.agreements for f in a.flows
+                     if f.license_required}
+    lots = events.plan_lots(lambda part: _rng(seed, part), deals.orders, products,
+                            deals.licenses, license_flows)
+    us_deal = deals.agreements[0]
+    table = RateTable(rates)
+    drones = sum(table.convert(o.quantity * o.unit_price, o.currency, "USD", us_deal.signed_on)
+                 for o in deals.orders if o.flow_id == "drones-to-us")
+    us_products = [p for p in catalog.products if p.supplier_id in
+                   {party.party_id for party in catalog.manufacturers("US")}]
+    cases = events.build_cases(_rng(seed, "cases"), us_deal, "weapons-to-ua", us_products,
+                               drones * 85 // 100)
+    deliveries = events.plan_case_deliveries(_rng(seed, "case_deliveries"), cases)
+    acceptances = events.Acceptances({})
+    fund_due = {a.agreement_id: sum((c.share for c in a.fund.contributions), Decimal(0))
+                for a in deals.agreements if a.fund is not None}
+    counts = {
+        "cases": write_table(folder / "cases.csv", "cases", events.case_rows(cases)),
+        "shipments": write_table(folder / "shipments.csv", "shipments",
+                                 events.shipment_rows(lots)),
+        "inspections": write_table(folder / "inspections.csv", "inspections",
+                                   events.inspection_rows(lambda part: _rng(seed, part), lots,
+                                                          acceptances)),
+        "case_deliveries": write_table(folder / "case_deliveries.csv", "case_deliveries",
+                                       events.case_delivery_rows(deliveries)),
+    }
+    counts["payments"] = write_table(
+        folder / "payments.csv", "payments",
+        events.payment_rows(_rng(seed, "payments"), acceptances, deliveries,
+                            deals.agreements, fund_due))
+    return counts
 
 
 def _rng(seed: int, part: str) -> random.Random:

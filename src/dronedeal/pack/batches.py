@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Final
 
 from dronedeal.core.errors import RowError
@@ -43,6 +44,8 @@ BATCH_ROWS: Final = 20_000
 _FAST_KINDS = frozenset({Kind.ID, Kind.DATE, Kind.CHOICE, Kind.TEXT})
 _IDS = re.compile(r"(?:[A-Za-z0-9._:-]{1,64}\n)*")
 _IDS_OR_EMPTY = re.compile(r"(?:[A-Za-z0-9._:-]{0,64}\n)*")
+#: whitespace (other than the joining newline) at either end of a cell of a joined column
+_EDGE_SPACE = re.compile(r"^[^\S\n]|[^\S\n]$", re.MULTILINE)
 
 
 @dataclass(slots=True)
@@ -113,29 +116,26 @@ def _csv_batches(source: TableSource, spec: TableSpec, size: int) -> Iterator[Ba
                 return
             names = _trim([c.strip() for c in header])
             checker = _BatchChecker(spec, names, file)
-            records: list[tuple[int, list[str]]] = []
             count = 0
             previous_end = reader.line_num
             while True:
                 try:
-                    cells = next(reader)
-                except StopIteration:
-                    break
+                    # a whole batch in C; rows are told apart by line numbers afterwards
+                    records = list(islice(reader, size))
                 except csv.Error as exc:
-                    raise _CsvProblem(previous_end + 1, str(exc)) from None
-                records.append((previous_end + 1, cells))
-                previous_end = reader.line_num
-                count += 1
+                    raise _CsvProblem(reader.line_num, str(exc)) from None
+                if not records:
+                    break
+                end = reader.line_num
+                numbers = _line_numbers(records, previous_end, end)
+                previous_end = end
+                count += len(records)
                 if count > MAX_ROWS:
-                    yield Batch(errors=[RowError(file, previous_end, "*",
+                    yield Batch(errors=[RowError(file, end, "*",
                                                  f"the table has more than {MAX_ROWS} rows; "
                                                  "split it into several packs")])
                     return
-                if len(records) >= size:
-                    yield checker.check(records)
-                    records = []
-            if records:
-                yield checker.check(records)
+                yield checker.check(numbers, records)
         except _CsvProblem as problem:
             yield Batch(errors=[RowError(file, problem.row, "*",
                                          f"the row cannot be read as CSV ({problem.detail}); "
@@ -145,6 +145,19 @@ def _csv_batches(source: TableSource, spec: TableSpec, size: int) -> Iterator[Ba
             yield Batch(errors=[RowError(
                 file, line, "*", f"the file is not UTF-8 text (byte 0x{byte:02X} on this "
                 "line); save it as \"CSV UTF-8\" and import it again")])
+
+
+def _line_numbers(records: list[list[str]], previous_end: int, end: int) -> Sequence[int]:
+    """The line each record starts on: consecutive lines, unless a quoted value spans
+    lines (then each record's newlines are counted)."""
+    if end - previous_end == len(records):
+        return range(previous_end + 1, end + 1)
+    numbers = []
+    line = previous_end + 1
+    for cells in records:
+        numbers.append(line)
+        line += 1 + sum(cell.count("\n") for cell in cells)
+    return numbers
 
 
 class _BatchChecker:
@@ -162,11 +175,17 @@ class _BatchChecker:
         self.parsers: list[Callable[[str], object] | None] = [
             cell_parser(c) if c.kind is not Kind.AMOUNT else None for c in spec.columns]
 
-    def check(self, records: list[tuple[int, list[str]]]) -> Batch:
+    def check(self, numbers: Sequence[int], records: list[list[str]]) -> Batch:
         batch = Batch()
         width = self.width
+        if set(map(len, records)) == {width}:
+            if self.fast:
+                self._by_columns(numbers, records, batch)
+            else:
+                self._row_by_row(list(zip(numbers, records, strict=True)), batch)
+            return batch
         shaped: list[tuple[int, list[str]]] = []
-        for row, cells in records:
+        for row, cells in zip(numbers, records, strict=True):
             if len(cells) == width:
                 shaped.append((row, cells))
                 continue
@@ -187,7 +206,8 @@ class _BatchChecker:
         if not self.fast:
             self._row_by_row(shaped, batch)
         else:
-            self._by_columns(shaped, batch)
+            self._by_columns([row for row, _ in shaped], [cells for _, cells in shaped], batch)
+        batch.errors.sort(key=lambda e: e.row)
         return batch
 
     def _row_by_row(self, shaped: list[tuple[int, list[str]]], batch: Batch) -> None:
@@ -205,23 +225,30 @@ class _BatchChecker:
             batch.rows.append(row)
             batch.values.append(tuple(values.get(name) for name in names))
 
-    def _by_columns(self, shaped: list[tuple[int, list[str]]], batch: Batch) -> None:
-        shaped = [(row, cells) for row, cells in shaped if any(cells)]
-        if not shaped:
+    def _by_columns(self, numbers: Sequence[int], records: list[list[str]],
+                    batch: Batch) -> None:
+        if not all(map(any, records)):  # blank rows are layout, not data
+            kept = [(row, cells) for row, cells in zip(numbers, records, strict=True)
+                    if any(cells)]
+            numbers, records = [row for row, _ in kept], [cells for _, cells in kept]
+        if not records:
             return
-        numbers = [row for row, _ in shaped]
         bad: dict[int, list[tuple[int, str, str]]] = {}  # position -> (column order, name, msg)
-        columns: list[list[object]] = []
-        for order, (column, index) in enumerate(zip(self.spec.columns, self.positions,
-                                                    strict=True)):
+        columns: list[Sequence[object]] = []
+        transposed = list(zip(*records, strict=True))  # one tuple per header column, in C
+        for order, index in enumerate(self.positions):
             if index is None:
-                columns.append([None] * len(shaped))
+                columns.append([None] * len(records))
                 continue
-            texts = [cells[index] for _, cells in shaped]
-            parsed = self._column(column.kind, texts, column.may_be_empty)
+            texts: Sequence[str] = transposed[index]
+            parsed = self._column(order, texts)
             if parsed is None:
                 parsed = self._cells(order, texts, bad)
             columns.append(parsed)
+        if not bad:
+            batch.rows.extend(numbers)
+            batch.values.extend(zip(*columns, strict=True))
+            return
         for position, values in enumerate(zip(*columns, strict=True)):
             problems = bad.get(position)
             if problems is None:
@@ -232,26 +259,40 @@ class _BatchChecker:
             batch.errors.extend(RowError(self.file, row, name, message)
                                 for _, name, message in sorted(problems))
 
-    def _column(self, kind: Kind, texts: list[str], may_be_empty: bool
-                ) -> list[object] | None:
+    def _column(self, order: int, texts: Sequence[str]) -> Sequence[object] | None:
         """The whole column parsed when every cell is valid as written, else None."""
+        column = self.spec.columns[order]
+        kind, may_be_empty = column.kind, column.may_be_empty
         if kind is Kind.ID:
             pattern = _IDS_OR_EMPTY if may_be_empty else _IDS
             joined = "\n".join(texts) + "\n"
             if joined.count("\n") != len(texts) or not pattern.fullmatch(joined):
                 return None
-            if may_be_empty:
+            if may_be_empty and "\n\n" in "\n" + joined:
                 return [t or None for t in texts]
-            return list(texts)
+            return texts
         if kind is Kind.TEXT:
-            if any(len(t) > MAX_TEXT or t != t.strip() for t in texts):
+            joined = "\n".join(texts)
+            if (max(map(len, texts)) > MAX_TEXT or _EDGE_SPACE.search(joined)
+                    or joined.count("\n") != len(texts) - 1):
                 return None
             if not may_be_empty and not all(texts):
                 return None
             return [t or None for t in texts]
-        return None  # dates and choices: by distinct values, in `_cells`
+        # dates and choices: each distinct value parsed once, then mapped at C speed
+        parse = self.parsers[order]
+        assert parse is not None
+        values: dict[str, object] = {}
+        for text in set(texts):
+            if not text or text != text.strip():
+                return None
+            try:
+                values[text] = parse(text)
+            except ValueError:
+                return None
+        return list(map(values.__getitem__, texts))
 
-    def _cells(self, order: int, texts: list[str],
+    def _cells(self, order: int, texts: Sequence[str],
                bad: dict[int, list[tuple[int, str, str]]]) -> list[object]:
         """Parse a column cell by cell (each distinct text once), noting every bad cell."""
         column = self.spec.columns[order]

@@ -192,6 +192,7 @@ class _Import:
         self.groups: list[tuple[str, str, str]] = []
         self.group_index: dict[tuple[str, str, str], int] = {}
         self._gates: dict[tuple[str, str], ComplianceGate] = {}
+        self._unchanged: dict[tuple[str, _ShipCombo], list[tuple[int, str, str]]] = {}
         self._decisions: dict[tuple[str, str, str, dt.date], Decision] = {}
 
     # -- shared helpers ---------------------------------------------------------------
@@ -254,7 +255,6 @@ class _Import:
 
     def shipments(self, source: TableSource) -> None:
         file = source.file
-        world = self.world
         combos: dict[tuple[str, str, str | None, dt.date], _ShipCombo | tuple[str, str]] = {}
         stored_makers: dict[str, bool] = {}
         order_used: dict[str, int] = {}
@@ -263,8 +263,9 @@ class _Import:
         created = unchanged = 0
         seen = self.shipped
         for rows, values in self.batches(source):
-            candidates: list[tuple[int, str, str, _ShipCombo, str]] = []
-            lookups: dict[str, list[str]] = defaultdict(list)
+            # 1. per row: the shared checks (once per product, order, license and date),
+            #    the serial's key, and its group (lot and combo)
+            groups: dict[tuple[str, _ShipCombo], list[tuple[int, str, str]]] = {}
             for row, (serial, product_id, lot_id, order_id, license_id, shipped_on) in zip(
                     rows, values, strict=True):
                 key = (product_id, order_id, license_id, shipped_on)
@@ -281,81 +282,50 @@ class _Import:
                         f"serial {quoted(serial)} of manufacturer {combo.maker} is on row "
                         f"{first >> _ROW_SHIFT} already; a serial ships once"))
                     continue
-                seen[unit] = row << _ROW_SHIFT  # provisional: marks the row as seen
-                candidates.append((row, serial, lot_id, combo, unit))
-                maker = combo.maker
-                stored = stored_makers.get(maker)
-                if stored is None:
-                    stored = stored_makers[maker] = store.has_shipments(self.session, maker)
-                if stored:
-                    lookups[maker].append(serial)
-            found = {maker: store.shipments_of(self.session, maker, serials)
-                     for maker, serials in lookups.items()}
-            new_orders = {c[3].order.order_id for c in candidates} - order_used.keys()
-            if new_orders:
-                store.lock_orders(self.session, new_orders)
-                order_used.update(dict.fromkeys(new_orders, 0))
-                order_used.update(store.shipped_units(self.session, new_orders))
-            new_licenses = {c[3].license.license_id for c in candidates
-                            if c[3].license is not None} - license_used.keys()
-            if new_licenses:
-                license_store.lock_licenses(self.session, new_licenses)
-                totals = license_store.drawn_totals(self.session, new_licenses)
-                for license_id in new_licenses:
-                    license_used[license_id] = list(totals.get(license_id, (0, 0)))
-            self._check_lots(file, candidates, lot_signature, seen)
-
-            groups: dict[tuple[str, _ShipCombo], list[tuple[int, str, str]]] = {}
-            for row, serial, lot_id, combo, unit in candidates:
-                if seen.get(unit) != row << _ROW_SHIFT:
-                    continue  # refused by the lot check
-                stored_row = found[combo.maker].get(serial) if combo.maker in found else None
-                if stored_row is not None:
-                    mine = (combo.product_id, lot_id, combo.order.order_id, combo.license_id,
-                            combo.shipped_on)
-                    if stored_row == mine:
-                        unchanged += 1
-                        seen[unit] = (row << _ROW_SHIFT | self._group(
-                            lot_id, combo.order.order_id, combo.product_id) << _GROUP_SHIFT
-                            | (combo.shipped_on.toordinal() - _EPOCH))
-                        continue
-                    del seen[unit]
-                    self.refuse(file, row, "serial", _differs(
-                        f"serial {serial} of manufacturer {combo.maker} was shipped before",
-                        ("product_id", "lot_id", "order_id", "license_id", "shipped_on"),
-                        stored_row, mine))
-                    continue
-                groups.setdefault((lot_id, combo), []).append((row, serial, unit))
-
-            writes: list[tuple[int, str, str, _ShipCombo, str, int]] = []
+                seen[unit] = row << _ROW_SHIFT
+                group = groups.get((lot_id, combo))
+                if group is None:
+                    group = groups[lot_id, combo] = []
+                group.append((row, serial, unit))
+            # 2. per group: the store (earlier shipments, lots, orders, licenses)
+            self._drop_stored(file, groups, stored_makers)
+            unchanged += sum(len(units) for units in self._unchanged.values())
+            self._check_lots(file, groups, lot_signature)
+            self._load_totals({combo for _, combo in groups}, order_used, license_used)
+            # 3. per group: quantity and value left, then the writes
+            rows_out: list[tuple[Any, ...]] = []
+            leaves: list[str] = []
             draws: list[Draw] = []
             draw_rows: list[int] = []
             for (lot_id, combo), units in groups.items():
-                kept = self._fit_order(file, combo, units, order_used)
+                kept = self._fit_order(file, combo, units, order_used) if units else units
                 if combo.license is not None and kept:
                     kept, draw = self._fit_license(file, lot_id, combo, kept, license_used)
                     if draw is not None:
                         draws.append(draw)
                         draw_rows.append(kept[0][0])
-                group = self._group(lot_id, combo.order.order_id, combo.product_id)
-                day = combo.shipped_on.toordinal() - _EPOCH
-                for row, serial, unit in kept:
-                    seen[unit] = row << _ROW_SHIFT | group << _GROUP_SHIFT | day
-                    writes.append((row, serial, lot_id, combo, unit, group))
-                refused = {unit for _, _, unit in units} - {unit for _, _, unit in kept}
-                for unit in refused:
-                    seen.pop(unit, None)
-            created += len(writes)
-            if self.errors or not writes:
+                if len(kept) < len(units):
+                    for _, _, unit in units[len(kept):]:
+                        seen.pop(unit, None)
+                group_index = self._group(lot_id, combo.order.order_id, combo.product_id)
+                low = group_index << _GROUP_SHIFT | (combo.shipped_on.toordinal() - _EPOCH)
+                for row, _, unit in kept:
+                    seen[unit] = row << _ROW_SHIFT | low
+                for row, _, unit in self._unchanged.get((lot_id, combo), ()):
+                    seen[unit] = row << _ROW_SHIFT | low
+                created += len(kept)
+                if self.errors or not kept:
+                    continue
+                head, tail = _shipment_leaf_parts(lot_id, combo)
+                leaves.extend([head + serial + tail for _, serial, _ in kept])
+                maker, product_id, order_id = combo.maker, combo.product_id, combo.order.order_id
+                license_id, shipped_on = combo.license_id, combo.shipped_on
+                rows_out.extend([(maker, serial, product_id, lot_id, order_id, license_id,
+                                  shipped_on) for _, serial, _ in kept])
+            if self.errors or not rows_out:
                 continue
-            writes.sort(key=_first)
-            leaves = [_shipment_leaf(combo.maker, serial, lot_id, combo)
-                      for _, serial, lot_id, combo, _, _ in writes]
             first_leaf = self.append("shipments", leaves)
-            store.insert_shipments(self.session, [
-                (combo.maker, serial, combo.product_id, lot_id, combo.order.order_id,
-                 combo.license_id, combo.day_text, first_leaf + offset)
-                for offset, (_, serial, lot_id, combo, _, _) in enumerate(writes)])
+            store.insert_shipments(self.session, rows_out, first_leaf)
             if draws:
                 try:
                     draw_down_many(self.session, draws)
@@ -364,6 +334,62 @@ class _Import:
                         self.refuse(file, draw_rows[refusal.index], "license_id",
                                     refusal.message)
         self.count("shipments", created if not self.errors else 0, unchanged)
+
+    def _drop_stored(self, file: str,
+                     groups: dict[tuple[str, _ShipCombo], list[tuple[int, str, str]]],
+                     stored_makers: dict[str, bool]) -> None:
+        """Take rows already stored out of their groups: the same content is a no-op
+        (kept in `self._unchanged`), other content is refused."""
+        self._unchanged = {}
+        lookups: dict[str, list[str]] = defaultdict(list)
+        for (_, combo), units in groups.items():
+            maker = combo.maker
+            stored = stored_makers.get(maker)
+            if stored is None:
+                stored = stored_makers[maker] = store.has_shipments(self.session, maker)
+            if stored:
+                lookups[maker].extend(serial for _, serial, _ in units)
+        if not lookups:
+            return
+        found = {maker: store.shipments_of(self.session, maker, serials)
+                 for maker, serials in lookups.items()}
+        for (lot_id, combo), units in groups.items():
+            earlier = found.get(combo.maker)
+            if not earlier:
+                continue
+            mine = (combo.product_id, lot_id, combo.order.order_id, combo.license_id,
+                    combo.shipped_on)
+            fresh: list[tuple[int, str, str]] = []
+            for row, serial, unit in units:
+                stored_row = earlier.get(serial)
+                if stored_row is None:
+                    fresh.append((row, serial, unit))
+                elif stored_row == mine:
+                    self._unchanged.setdefault((lot_id, combo), []).append((row, serial, unit))
+                else:
+                    del self.shipped[unit]
+                    self.refuse(file, row, "serial", _differs(
+                        f"serial {serial} of manufacturer {combo.maker} was shipped before",
+                        ("product_id", "lot_id", "order_id", "license_id", "shipped_on"),
+                        stored_row, mine))
+            units[:] = fresh
+
+    def _load_totals(self, combos: set[_ShipCombo], order_used: dict[str, int],
+                     license_used: dict[str, list[int]]) -> None:
+        """Lock orders and licenses met for the first time and read what they shipped
+        and drew before this import."""
+        new_orders = {c.order.order_id for c in combos} - order_used.keys()
+        if new_orders:
+            store.lock_orders(self.session, new_orders)
+            order_used.update(dict.fromkeys(new_orders, 0))
+            order_used.update(store.shipped_units(self.session, new_orders))
+        new_licenses = {c.license.license_id for c in combos
+                        if c.license is not None} - license_used.keys()
+        if new_licenses:
+            license_store.lock_licenses(self.session, new_licenses)
+            totals = license_store.drawn_totals(self.session, new_licenses)
+            for license_id in new_licenses:
+                license_used[license_id] = list(totals.get(license_id, (0, 0)))
 
     def _group(self, lot_id: str, order_id: str, product_id: str) -> int:
         key = (lot_id, order_id, product_id)
@@ -413,25 +439,31 @@ class _Import:
         return _ShipCombo(product.supplier_id, product.supplier_id + " ", product_id, order,
                           flow, lic, shipped_on, shipped_on.isoformat())
 
-    def _check_lots(self, file: str, candidates: Sequence[tuple[int, str, str, _ShipCombo, str]],
-                    signatures: dict[str, tuple[str, ...]], seen: dict[str, int]) -> None:
+    def _check_lots(self, file: str,
+                    groups: dict[tuple[str, _ShipCombo], list[tuple[int, str, str]]],
+                    signatures: dict[str, tuple[str, ...]]) -> None:
         """A lot ships for one agreement, flow, buyer, supplier and currency (its
         acceptance is one transfer); the lot id may already be in the store."""
-        new_lots = {c[2] for c in candidates} - signatures.keys()
+        new_lots = {lot_id for lot_id, _ in groups} - signatures.keys()
         if new_lots:
             for lot_id, order_id in store.lot_orders(self.session, new_lots).items():
                 order = self.world.orders.get(order_id)
                 if order is not None:
                     signatures[lot_id] = _signature(order)
-        for row, _serial, lot_id, combo, unit in candidates:
+        for (lot_id, combo), units in groups.items():
+            if not units:
+                continue
             mine = _signature(combo.order)
             known = signatures.setdefault(lot_id, mine)
             if known != mine:
-                seen.pop(unit, None)
-                self.refuse(file, row, "lot_id", (
-                    f"lot {lot_id} already holds units of agreement {known[0]}, flow "
-                    f"{known[1]}, buyer {known[2]}, supplier {known[3]} in {known[4]}; a lot "
-                    "is accepted as one transfer, so give these units their own lot id"))
+                for row, _, unit in units:
+                    self.shipped.pop(unit, None)
+                    self.refuse(file, row, "lot_id", (
+                        f"lot {lot_id} already holds units of agreement {known[0]}, flow "
+                        f"{known[1]}, buyer {known[2]}, supplier {known[3]} in {known[4]}; "
+                        "a lot is accepted as one transfer, so give these units their own "
+                        "lot id"))
+                units.clear()
 
     def _fit_order(self, file: str, combo: _ShipCombo, units: list[tuple[int, str, str]],
                    order_used: dict[str, int]) -> list[tuple[int, str, str]]:
@@ -444,8 +476,8 @@ class _Import:
         keep = max(left, 0)
         order_used[order.order_id] = used + keep
         self.refuse(file, units[keep][0], "order_id", (
-            f"order {order.order_id} is for {order.quantity} units and {used} are shipped "
-            f"before this row; this row and {len(units) - keep - 1} more of the order in "
+            f"order {order.order_id} is for {order.quantity} units and {used + keep} are "
+            f"shipped before this row; this row and {len(units) - keep - 1} more of the order in "
             "this lot would ship more than was ordered"))
         return units[:keep]
 
@@ -470,7 +502,7 @@ class _Import:
                 f"row and {len(units) - keep - 1} more of lot {lot_id} would ship beyond it"))
         value_left = lic.max_value - used[1]
         if keep and value(keep) > value_left:
-            fits = bisect.bisect_right(range(keep + 1), value_left, key=value) - 1
+            fits = max(bisect.bisect_right(range(keep + 1), value_left, key=value) - 1, 0)
             self.refuse(file, units[fits][0], "license_id", (
                 f"license {lic.license_id} has {format_amount(max(value_left, 0), lic.currency)} "
                 f"{lic.currency} of {format_amount(lic.max_value, lic.currency)} left; with "
@@ -496,21 +528,28 @@ class _Import:
         stored_inspected: dict[str, bool] = {}
         inspected_elsewhere: dict[str, int] = {}  # units shipped by earlier imports -> row
         accepted: dict[tuple[str, dt.date], dict[str, int]] = {}
-        rate_checked: dict[tuple[str, str, dt.date], str | None] = {}
+        verdicts: dict[tuple[str, str, dt.date], object] = {}
+        makers: dict[str, str | None] = {}
+        days: dict[int, dt.date] = {}
+        day_texts: dict[dt.date, str] = {}
         created = unchanged = 0
         for rows, values in self.batches(source):
-            candidates: list[tuple[int, tuple[Any, ...], Product, str]] = []
+            candidates: list[tuple[int, tuple[Any, ...], str, str]] = []
             ship_lookups: dict[str, list[str]] = defaultdict(list)
             done_lookups: dict[str, list[str]] = defaultdict(list)
             for row, value in zip(rows, values, strict=True):
                 serial, product_id = value[0], value[1]
-                product = world.products.get(product_id)
-                if product is None:
+                if product_id not in makers:
+                    product = world.products.get(product_id)
+                    makers[product_id] = (None if product is None
+                                          else product.supplier_id + " ")
+                prefix = makers[product_id]
+                if prefix is None:
                     self.refuse(file, row, "product_id",
                                 f"no product {quoted(product_id)}; import it first")
                     continue
-                maker = product.supplier_id
-                unit = maker + " " + serial
+                maker = prefix[:-1]
+                unit = prefix + serial
                 packed = shipped.get(unit)
                 if packed is None:
                     ship_lookups[maker].append(serial)
@@ -522,7 +561,7 @@ class _Import:
                         f"serial {quoted(serial)} of manufacturer {maker} is inspected on row "
                         f"{first} already; a unit is inspected once"))
                     continue
-                candidates.append((row, value, product, unit))
+                candidates.append((row, value, maker, unit))
                 stored = stored_inspected.get(maker)
                 if stored is None:
                     stored = stored_inspected[maker] = store.has_inspections(self.session, maker)
@@ -530,23 +569,24 @@ class _Import:
                     done_lookups[maker].append(serial)
                 if packed is None:
                     inspected_elsewhere[unit] = row
-                else:
-                    shipped[unit] = (packed & ~(_DAY_MASK << 0) & ((1 << _ROW_SHIFT) - 1)
-                                     | row << _ROW_SHIFT | _INSPECTED | packed & _DAY_MASK)
+                else:  # keep lot and date, remember this row as the unit's inspection
+                    shipped[unit] = row << _ROW_SHIFT | _INSPECTED | packed & (_INSPECTED - 1)
             earlier = {maker: store.shipments_of(self.session, maker, serials)
                        for maker, serials in ship_lookups.items()}
             done = {maker: store.inspections_of(self.session, maker, serials)
                     for maker, serials in done_lookups.items()}
             writes: list[tuple[Any, ...]] = []
             leaves: list[str] = []
-            for row, (serial, product_id, result, reason, inspected_on), product, unit in (
+            for row, (serial, product_id, result, reason, inspected_on), maker, unit in (
                     candidates):
-                maker = product.supplier_id
                 packed = shipped.get(unit)
                 if packed is not None:
                     lot_id, order_id, shipped_product = self.groups[
                         packed >> _GROUP_SHIFT & _GROUP_MASK]
-                    shipped_on = dt.date.fromordinal((packed & _DAY_MASK) + _EPOCH)
+                    shipped_on = days.get(packed & _DAY_MASK)
+                    if shipped_on is None:
+                        shipped_on = days[packed & _DAY_MASK] = dt.date.fromordinal(
+                            (packed & _DAY_MASK) + _EPOCH)
                 else:
                     stored_shipment = earlier.get(maker, {}).get(serial)
                     if stored_shipment is None:
@@ -579,42 +619,54 @@ class _Import:
                         "shipping date"))
                     continue
                 if result == "accepted":
-                    order = world.orders[order_id]
-                    flow = world.flow(order.agreement_id, order.flow_id)
-                    assert flow is not None
-                    decision = self.decide(flow, order.agreement_id, product_id, inspected_on)
-                    if not decision.allowed:
-                        self.refuse(file, row, "result", (
-                            f"the unit cannot be accepted: {decision.explain()}; reject it "
-                            "with a reason instead"))
-                        continue
-                    currency = world.agreements[order.agreement_id].currency
-                    rate_key = (order.currency, currency, inspected_on)
-                    if rate_key not in rate_checked:
-                        rate_checked[rate_key] = self.rate_problem(*rate_key)
-                    missing = rate_checked[rate_key]
-                    if missing:
-                        self.refuse(file, row, "inspected_on", (
-                            f"{missing} (accepted units of order {order_id} post in "
-                            f"{currency} at the inspection date's rate)"))
+                    verdict_key = (order_id, product_id, inspected_on)
+                    verdict = verdicts.get(verdict_key, _MISSING)
+                    if verdict is _MISSING:
+                        verdict = verdicts[verdict_key] = self._acceptable(*verdict_key)
+                    if isinstance(verdict, tuple):
+                        self.refuse(file, row, *verdict)
                         continue
                     per_order = accepted.setdefault((lot_id, inspected_on), {})
                     per_order[order_id] = per_order.get(order_id, 0) + 1
                 created += 1
                 if self.errors:
                     continue
-                leaves.append(_inspection_leaf(maker, serial, product_id, result, reason,
-                                               inspected_on))
+                day_text = day_texts.get(inspected_on)
+                if day_text is None:
+                    day_text = day_texts[inspected_on] = inspected_on.isoformat()
+                reason_text = "null" if reason is None else _string(reason)
+                leaves.append(
+                    f'{{"inspected_on":"{day_text}","kind":"inspection",'
+                    f'"manufacturer_id":"{maker}","product_id":"{product_id}",'
+                    f'"reason":{reason_text},"result":"{result}","serial":"{serial}"}}')
                 writes.append((maker, serial, product_id, result, reason, inspected_on))
             if self.errors or not writes:
                 continue
             first_leaf = self.append("inspections", leaves)
-            store.insert_inspections(self.session, [
-                (*w, first_leaf + offset) for offset, w in enumerate(writes)])
+            store.insert_inspections(self.session, writes, first_leaf)
         self.count("inspections", created if not self.errors else 0, unchanged)
         if self.errors or not accepted:
             return
         self.post(self._acceptances(accepted))
+
+    def _acceptable(self, order_id: str, product_id: str, on: dt.date
+                    ) -> tuple[str, str] | None:
+        """Why a unit of `order_id` cannot be accepted on `on`: a blocking finding of its
+        flow's rulesets, or no rate to post its value; None when it can."""
+        world = self.world
+        order = world.orders[order_id]
+        flow = world.flow(order.agreement_id, order.flow_id)
+        assert flow is not None, f"order {order_id} names a flow the store holds"
+        decision = self.decide(flow, order.agreement_id, product_id, on)
+        if not decision.allowed:
+            return "result", (f"the unit cannot be accepted: {decision.explain()}; reject it "
+                              "with a reason instead")
+        currency = world.agreements[order.agreement_id].currency
+        missing = self.rate_problem(order.currency, currency, on)
+        if missing:
+            return "inspected_on", (f"{missing} (accepted units of order {order_id} post in "
+                                    f"{currency} at the inspection date's rate)")
+        return None
 
     def _acceptances(self, accepted: Mapping[tuple[str, dt.date], Mapping[str, int]]
                      ) -> list[Transfer]:
@@ -646,7 +698,6 @@ class _Import:
 
     def cases(self, source: TableSource) -> None:
         file = source.file
-        world = self.world
         stored = {(line.case_id, int(line.line)): line for line in store.case_lines(self.session)}
         seen: dict[tuple[str, int], int] = {}
         writes: list[dict[str, Any]] = []
@@ -663,8 +714,9 @@ class _Import:
                                                  "already; keep one of the rows"))
                     continue
                 seen[key] = row
-                problem = self._case_problem(agreement_id, flow_id, seller_id, buyer_id,
-                                             category, currency)
+                problem = self._case_problem(agreement_id, flow_id, seller_id=seller_id,
+                                             buyer_id=buyer_id, category=category,
+                                             currency=currency)
                 if problem:
                     self.refuse(file, row, *problem)
                     continue
@@ -704,8 +756,8 @@ class _Import:
             write["leaf_index"] = first_leaf + offset
         store.insert_rows(self.session, store.CASE_LINE, writes)
 
-    def _case_problem(self, agreement_id: str, flow_id: str, seller_id: str, buyer_id: str,
-                      category: str, currency: str) -> tuple[str, str] | None:
+    def _case_problem(self, agreement_id: str, flow_id: str, *, seller_id: str,
+                      buyer_id: str, category: str, currency: str) -> tuple[str, str] | None:
         world = self.world
         agreement = world.agreements.get(agreement_id)
         if agreement is None:
@@ -971,23 +1023,18 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-_string = canonical_json  # strings with characters to escape go through the encoder
+_MISSING: Final = object()
+#: the inspection leaf is written directly like the shipment's (see `_shipment_leaf_parts`);
+#: its one free-text value, the reason, goes through the canonical encoder
+_string = canonical_json
 
 
-def _shipment_leaf(maker: str, serial: str, lot_id: str, combo: _ShipCombo) -> str:
-    """`canonical_json` of the shipment leaf, written directly: ids hold only
-    `[A-Za-z0-9._:-]`, which JSON never escapes (the tests check the two agree)."""
+def _shipment_leaf_parts(lot_id: str, combo: _ShipCombo) -> tuple[str, str]:
+    """The text of a shipment leaf before and after its serial: `canonical_json` of
+    the leaf, written directly since ids hold only `[A-Za-z0-9._:-]`, which JSON never
+    escapes (the tests check the two agree)."""
     license_text = "null" if combo.license is None else f'"{combo.license.license_id}"'
-    return (f'{{"kind":"shipment","license_id":{license_text},"lot_id":"{lot_id}",'
-            f'"manufacturer_id":"{maker}","order_id":"{combo.order.order_id}",'
-            f'"product_id":"{combo.product_id}","serial":"{serial}",'
-            f'"shipped_on":"{combo.day_text}"}}')
-
-
-def _inspection_leaf(maker: str, serial: str, product_id: str, result: str,
-                     reason: str | None, inspected_on: dt.date) -> str:
-    """`canonical_json` of the inspection leaf, written directly (see `_shipment_leaf`)."""
-    reason_text = "null" if reason is None else _string(reason)
-    return (f'{{"inspected_on":"{inspected_on.isoformat()}","kind":"inspection",'
-            f'"manufacturer_id":"{maker}","product_id":"{product_id}",'
-            f'"reason":{reason_text},"result":"{result}","serial":"{serial}"}}')
+    head = (f'{{"kind":"shipment","license_id":{license_text},"lot_id":"{lot_id}",'
+            f'"manufacturer_id":"{combo.maker}","order_id":"{combo.order.order_id}",'
+            f'"product_id":"{combo.product_id}","serial":"')
+    return head, f'","shipped_on":"{combo.day_text}"}}'

@@ -21,8 +21,16 @@ from dronedeal.core.canonical import canonical_json
 from dronedeal.core.errors import RefusedError, RowError
 from dronedeal.core.fx import MissingRateError, RateTable
 from dronedeal.core.records import MasterRecord
-from dronedeal.pack import MasterView, ParsedPack, check_references, read_pack, resolve_defaults
+from dronedeal.pack import (
+    MasterView,
+    ParsedPack,
+    TableSource,
+    check_references,
+    read_pack,
+    resolve_defaults,
+)
 from dronedeal.services import audit
+from dronedeal.services.deliveries import EVENT_ORDER, LEAF_KINDS, import_events
 from dronedeal.services.keys import Signer
 from dronedeal.store import master
 
@@ -108,7 +116,31 @@ def import_pack(
         master.write_versions(session, versions)
         summary.tree_size = result.tree_size
     summary.leaves = len(leaves)
+    _import_events(session, pack, signer, summary)
     return summary
+
+
+def _import_events(session: Session, pack: ParsedPack, signer: Signer,
+                   summary: ImportSummary) -> None:
+    """The pack's event tables, after its master data, in the same transaction
+    (`services.deliveries`): refused as a whole like master data."""
+    sources: dict[str, TableSource] = {table: pack.sources[table] for table in EVENT_ORDER
+                                       if table in pack.sources}
+    if not sources:
+        return
+    events = import_events(session, sources, signer)
+    for table, source in sources.items():
+        if source.file not in summary.files:
+            summary.files.append(source.file)
+        kind = LEAF_KINDS[table]
+        summary.created[kind] = events.created.get(table, 0)
+        summary.unchanged[kind] = events.unchanged.get(table, 0)
+        summary.updated[kind] = 0
+    summary.created["transfer"] = events.transfers
+    summary.updated["transfer"] = summary.unchanged["transfer"] = 0
+    summary.leaves += events.leaves
+    if events.tree_size is not None:
+        summary.tree_size = events.tree_size
 
 
 def _check_order_rates(merged: MasterView, pack: ParsedPack) -> list[RowError]:

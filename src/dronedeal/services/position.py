@@ -89,14 +89,13 @@ def flow_figures(
     currency; raises MissingRateError when an event's rate is unknown."""
     a, c = agreement.agreement_id, agreement.currency
     deliveries = reports.delivery_batches(session, a, as_of)
-    inspected = reports.inspected_batches(session, a, as_of)
+    units = reports.unit_batches(session, a, as_of)
     ordered = totals_by_flow([*reports.order_batches(session, a, agreement.signed_on),
                               *reports.case_line_batches(session, a, agreement.signed_on)],
                              rates, c)
-    shipped = totals_by_flow([*reports.shipped_batches(session, a, as_of), *deliveries],
-                             rates, c)
-    accepted = totals_by_flow([*inspected[reports.ACCEPTED], *deliveries], rates, c)
-    rejected = totals_by_flow(inspected[reports.REJECTED], rates, c)
+    shipped = totals_by_flow([*units.shipped, *deliveries], rates, c)
+    accepted = totals_by_flow([*units.accepted, *deliveries], rates, c)
+    rejected = totals_by_flow(units.rejected, rates, c)
     paid = totals_by_flow(_paid_batches(session, agreement, as_of), rates, c)
     zero = Figure(0, 0)
     return {flow.flow_id: FlowFigures(

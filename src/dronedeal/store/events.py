@@ -1,16 +1,47 @@
 """Event tables: shipments, inspections, purchase cases, case deliveries, payments.
 
-Events are immutable (SPEC §4): a row is written once, by the import that brought it,
-with the index of the log leaf that holds its canonical JSON. Re-importing the same
-event is a no-op; the same key with other content is refused. A serial is delivered at
-most once per manufacturer (primary key of `shipment`), and inspected at most once
-(primary key of `inspection`). Amounts are integer minor units beside their currency.
+Events are immutable (SPEC §4): a row is written once, by the import that brought it
+(`services.deliveries`), with the index of the log leaf that holds its canonical JSON
+(`{"kind": "shipment" | "inspection" | "case_line" | "case_delivery" | "payment", …}`).
+Re-importing the same event is a no-op; the same key with other content is refused.
+Amounts are integer minor units beside their currency. Every query on these tables
+lives here. What each table means, for the reports built on it (position, settlement,
+dashboard, API):
+
+- `shipment`: one row per serial delivered. `manufacturer_id` is the product's supplier
+  when it shipped; (manufacturer_id, serial) is the primary key, so a serial is
+  delivered at most once per manufacturer (SPEC §3 inv. 6). Units shipped on an order
+  = its rows, never more than the order's quantity. `license_id` is NULL on a flow that
+  needs no license; otherwise the license drew `license_drawdown` rows per lot and date
+  (reference `shp:<lot>:<shipped_on>:<first serial>`). A lot ships for one agreement,
+  flow, buyer, supplier and currency (the importer enforces it), so a lot's value is
+  units × its orders' unit price; shipped value per SPEC §5 is computed per lot and
+  `shipped_on`, converted at that date.
+- `inspection`: at most one row per shipped serial (same primary key, a foreign key to
+  `shipment`); `inspected_on` ≥ the shipment's `shipped_on`; `result` is `accepted` or
+  `rejected` (`reason` free text). An accepted unit had no blocking finding on
+  `inspected_on`. Accepted units are posted per (lot, inspected_on) as ledger transfer
+  `acc:<lot>:<date>` (kind `acceptance`, reference `lot:<lot>`) with fund contributions
+  `fund:<lot>:<date>`; when a later import accepts more units of the same lot on the
+  same date, they post as a part `acc:<lot>:<n>:<date>` (reference `lot:<lot>:<n>`,
+  n ≥ 2). Rejected units post nothing; rejected value is computed like accepted value.
+- `case_line`: a line of a purchase case (an FMS-style letter of offer) of a flow fed by
+  cases; it is that flow's order and authorisation. Its buyer is the flow's buyer, its
+  seller is a party of the flow's seller country; its currency converts into the
+  agreement's at `signed_on` (ordered value).
+- `case_delivery`: units of a case line delivered on `delivered_on`; the sum per line
+  never exceeds the line's quantity. For a flow fed by cases, shipped = accepted =
+  delivered. Posted as `cd:<delivery_id>` (kind `case_delivery`: buyer owes seller).
+- `payment`: money paid between two parties of an agreement (flow buyers and end users,
+  suppliers and buyers of its orders, sellers and buyers of its cases, its fund).
+  Posted as `pay:<payment_id>` (kind `payment`: debit payee, credit payer) at the rate
+  of `paid_on`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final, cast
 
 from sqlalchemy import (
@@ -160,32 +191,70 @@ def has_inspections(session: Session, manufacturer_id: str) -> bool:
         INSPECTION.c.manufacturer_id == manufacturer_id).limit(1)).first() is not None
 
 
+def _dates() -> Callable[[Any], dt.date]:
+    """A reader of date cells as the driver returns them (ISO text on SQLite, dates on
+    PostgreSQL), each distinct text parsed once."""
+    cache: dict[Any, dt.date] = {}
+
+    def day(value: Any) -> dt.date:
+        found = cache.get(value)
+        if found is None:
+            found = cache[value] = (value if isinstance(value, dt.date)
+                                    else dt.date.fromisoformat(value))
+        return found
+    return day
+
+
+def _by_serial(session: Session, table: str, columns: str, manufacturer_id: str,
+               serials: Sequence[str]) -> list[Sequence[Any]]:
+    """Rows of one manufacturer's `serials` (the serial first), fetched by the driver's
+    own cursor (no per-row result processing). Manifests list serials in runs, so when
+    the stored serials between the smallest and the largest asked for are not many more
+    than those asked for, one range scan of the primary key replaces the `IN` lists."""
+    wanted = sorted(set(serials))
+    if not wanted:
+        return []
+    mark = "?" if is_sqlite(session) else "%s"
+    driver: Any = session.connection().connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        where = f"manufacturer_id = {mark} AND serial BETWEEN {mark} AND {mark}"
+        bounds = (manufacturer_id, wanted[0], wanted[-1])
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE {where}", bounds)
+        (stored,) = cursor.fetchone()
+        if stored == 0:
+            return []
+        if stored <= 2 * len(wanted):
+            asked = set(wanted)
+            cursor.execute(f"SELECT serial, {columns} FROM {table} WHERE {where}", bounds)
+            return [row for row in cursor.fetchall() if row[0] in asked]
+        rows: list[Sequence[Any]] = []
+        for chunk in _chunks(wanted):
+            marks = ", ".join(mark for _ in chunk)
+            cursor.execute(f"SELECT serial, {columns} FROM {table} WHERE manufacturer_id = "
+                           f"{mark} AND serial IN ({marks})", (manufacturer_id, *chunk))
+            rows.extend(cursor.fetchall())
+        return rows
+    finally:
+        cursor.close()
+
+
 def shipments_of(session: Session, manufacturer_id: str, serials: Sequence[str]
                  ) -> dict[str, StoredShipment]:
     """Stored shipments of one manufacturer's `serials`, by serial."""
-    c = SHIPMENT.c
-    out: dict[str, StoredShipment] = {}
-    for chunk in _chunks(sorted(set(serials))):
-        for row in session.execute(
-            select(c.serial, c.product_id, c.lot_id, c.order_id, c.license_id, c.shipped_on)
-            .where(c.manufacturer_id == manufacturer_id, c.serial.in_(chunk))
-        ):
-            out[row[0]] = (row[1], row[2], row[3], row[4], row[5])
-    return out
+    day = _dates()
+    return {row[0]: (row[1], row[2], row[3], row[4], day(row[5])) for row in _by_serial(
+        session, "shipment", "product_id, lot_id, order_id, license_id, shipped_on",
+        manufacturer_id, serials)}
 
 
 def inspections_of(session: Session, manufacturer_id: str, serials: Sequence[str]
                    ) -> dict[str, StoredInspection]:
     """Stored inspections of one manufacturer's `serials`, by serial."""
-    c = INSPECTION.c
-    out: dict[str, StoredInspection] = {}
-    for chunk in _chunks(sorted(set(serials))):
-        for row in session.execute(
-            select(c.serial, c.product_id, c.result, c.reason, c.inspected_on)
-            .where(c.manufacturer_id == manufacturer_id, c.serial.in_(chunk))
-        ):
-            out[row[0]] = (row[1], row[2], row[3], row[4])
-    return out
+    day = _dates()
+    return {row[0]: (row[1], row[2], row[3], day(row[4])) for row in _by_serial(
+        session, "inspection", "product_id, result, reason, inspected_on",
+        manufacturer_id, serials)}
 
 
 def shipped_units(session: Session, order_ids: Iterable[str]) -> dict[str, int]:
@@ -198,6 +267,20 @@ def shipped_units(session: Session, order_ids: Iterable[str]) -> dict[str, int]:
             .group_by(c.order_id)
         ):
             out[order_id] = int(units)
+    return out
+
+
+def lot_orders(session: Session, lot_ids: Iterable[str]) -> dict[str, str]:
+    """One stored order of each lot that has shipments (a lot ships for one supplier,
+    buyer, flow and currency, so any of its orders tells which)."""
+    c = SHIPMENT.c
+    out: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(lot_ids))):
+        for lot_id, order_id in session.execute(
+            select(c.lot_id, func.min(c.order_id)).where(c.lot_id.in_(chunk))
+            .group_by(c.lot_id)
+        ):
+            out[lot_id] = order_id
     return out
 
 
@@ -235,29 +318,50 @@ def _bulk_insert(session: Session, table: Table, columns: Sequence[str],
             copy.write_row(row)
 
 
-def insert_shipments(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Append shipments given as tuples in `SHIPMENT_COLUMNS` order."""
-    if rows and is_sqlite(session):
-        # the hot path: dates are already ISO text for SQLite callers that pass str
+def _iso_dates(days: Iterable[dt.date]) -> dict[dt.date, str]:
+    """ISO text of each distinct date: how the Date type stores dates on SQLite."""
+    return {day: day.isoformat() for day in days}
+
+
+def insert_shipments(session: Session, rows: Sequence[tuple[Any, ...]], first_leaf: int
+                     ) -> None:
+    """Append shipments given as tuples in `SHIPMENT_COLUMNS` order without the leaf
+    index: row i is held by leaf `first_leaf + i`."""
+    if not rows:
+        return
+    if is_sqlite(session):
+        iso = _iso_dates({r[6] for r in rows})
         session.connection().exec_driver_sql(
             f"INSERT INTO shipment ({', '.join(SHIPMENT_COLUMNS)}) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?)",
-            [r if isinstance(r[6], str) else (*r[:6], r[6].isoformat(), r[7]) for r in rows])
+            [(a, b, c, d, e, f, iso[g], leaf)
+             for (a, b, c, d, e, f, g), leaf in zip(rows, range(first_leaf, first_leaf
+                                                                + len(rows)), strict=True)])
         return
-    _bulk_insert(session, SHIPMENT, SHIPMENT_COLUMNS, rows,
+    _bulk_insert(session, SHIPMENT, SHIPMENT_COLUMNS,
+                 [(*r, leaf) for r, leaf in zip(rows, range(first_leaf, first_leaf + len(rows)),
+                                                strict=True)],
                  ("varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "date",
                   "int8"))
 
 
-def insert_inspections(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Append inspections given as tuples in `INSPECTION_COLUMNS` order."""
-    if rows and is_sqlite(session):
+def insert_inspections(session: Session, rows: Sequence[tuple[Any, ...]], first_leaf: int
+                       ) -> None:
+    """Append inspections given as tuples in `INSPECTION_COLUMNS` order without the leaf
+    index: row i is held by leaf `first_leaf + i`."""
+    if not rows:
+        return
+    leaves = range(first_leaf, first_leaf + len(rows))
+    if is_sqlite(session):
+        iso = _iso_dates({r[5] for r in rows})
         session.connection().exec_driver_sql(
             f"INSERT INTO inspection ({', '.join(INSPECTION_COLUMNS)}) VALUES "
             "(?, ?, ?, ?, ?, ?, ?)",
-            [r if isinstance(r[5], str) else (*r[:5], r[5].isoformat(), r[6]) for r in rows])
+            [(a, b, c, d, e, iso[f], leaf)
+             for (a, b, c, d, e, f), leaf in zip(rows, leaves, strict=True)])
         return
-    _bulk_insert(session, INSPECTION, INSPECTION_COLUMNS, rows,
+    _bulk_insert(session, INSPECTION, INSPECTION_COLUMNS,
+                 [(*r, leaf) for r, leaf in zip(rows, leaves, strict=True)],
                  ("varchar", "varchar", "varchar", "varchar", "text", "date", "int8"))
 
 

@@ -2,12 +2,13 @@
 
 Each query returns `core.position.Batch`es — units and source-currency value of one
 flow, on one date, in one currency — for the service to convert once per batch. Units
-are never fetched one by one: shipments are summed in SQL per (flow, lot, shipping
-date, currency), inspections per (flow, lot, inspection date, currency, result), the
-same grouping the ledger posts acceptances by, so the position of a million units is
-a few thousand rows. Case deliveries and payments are converted one by one, as the
-ledger posts them, and are few. Orders and case lines are each converted at the
-agreement's `signed_on` (rounded per order), so they come one per row.
+are never fetched one by one: shipments, left-joined to their inspections, are counted
+in SQL per (order, lot, shipping date, inspection date, result) in one pass, then
+regrouped per (flow, lot, date, currency), the grouping the ledger posts acceptances
+by; the position of a million units reads a few thousand rows. Case deliveries and
+payments are converted one by one, as the ledger posts them, and are few. Orders and
+case lines are each converted at the agreement's `signed_on` (rounded per order), so
+they come one per row.
 
 Every event query counts only events dated on or before `as_of`. Orders and case lines
 are authorisations, not dated events: they count whatever `as_of`. The queries are
@@ -18,6 +19,7 @@ BigInteger come back as `Decimal` on PostgreSQL and are turned into `int`).
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -60,41 +62,62 @@ def case_line_batches(session: Session, agreement_id: str, signed_on: dt.date) -
             for flow_id, currency, quantity, price in session.execute(query)]
 
 
-def shipped_batches(session: Session, agreement_id: str, as_of: dt.date) -> list[Batch]:
-    """Shipped units per (flow, lot, shipped_on, order currency), Σ order unit_price."""
-    query = (
-        select(OrderRow.flow_id, ShipmentRow.lot_id, ShipmentRow.shipped_on, OrderRow.currency,
-               func.count(), func.sum(OrderRow.unit_price))
-        .join(OrderRow, ShipmentRow.order_id == OrderRow.order_id)
-        .where(OrderRow.agreement_id == agreement_id, ShipmentRow.shipped_on <= as_of)
-        .group_by(OrderRow.flow_id, ShipmentRow.lot_id, ShipmentRow.shipped_on,
-                  OrderRow.currency)
-    )
-    return [Batch(flow_id, on, currency, int(units), int(value))
-            for flow_id, _lot, on, currency, units, value in session.execute(query)]
+@dataclass(frozen=True, slots=True)
+class UnitBatches:
+    """Shipped units per (flow, lot, shipped_on, currency); accepted and rejected units
+    per (flow, lot, inspected_on, currency); values Σ order unit_price."""
+
+    shipped: list[Batch]
+    accepted: list[Batch]
+    rejected: list[Batch]
 
 
-def inspected_batches(
-    session: Session, agreement_id: str, as_of: dt.date
-) -> dict[str, list[Batch]]:
-    """Inspected units by result (`accepted`, `rejected`), per (flow, lot, inspected_on,
-    order currency), Σ order unit_price."""
+def unit_batches(session: Session, agreement_id: str, as_of: dt.date) -> UnitBatches:
+    """The agreement's units shipped and inspected on or before `as_of`, in batches.
+
+    One pass: shipments left-joined to their inspections are counted per (order, lot,
+    shipped_on, inspected_on, result) in SQL — a few rows per lot — and those counts are
+    priced and regrouped here. A unit is inspected on or after it is shipped, so the
+    shipments after `as_of` are left out in SQL; inspections after `as_of` here.
+    """
+    orders = {order_id: (flow_id, currency, int(price)) for order_id, flow_id, currency, price
+              in session.execute(
+                  select(OrderRow.order_id, OrderRow.flow_id, OrderRow.currency,
+                         OrderRow.unit_price).where(OrderRow.agreement_id == agreement_id))}
+    of_agreement = select(OrderRow.order_id).where(OrderRow.agreement_id == agreement_id)
     query = (
-        select(InspectionRow.result, OrderRow.flow_id, ShipmentRow.lot_id,
-               InspectionRow.inspected_on, OrderRow.currency, func.count(),
-               func.sum(OrderRow.unit_price))
-        .join(ShipmentRow, and_(InspectionRow.manufacturer_id == ShipmentRow.manufacturer_id,
-                                InspectionRow.serial == ShipmentRow.serial))
-        .join(OrderRow, ShipmentRow.order_id == OrderRow.order_id)
-        .where(OrderRow.agreement_id == agreement_id, InspectionRow.inspected_on <= as_of)
-        .group_by(InspectionRow.result, OrderRow.flow_id, ShipmentRow.lot_id,
-                  InspectionRow.inspected_on, OrderRow.currency)
+        select(ShipmentRow.order_id, ShipmentRow.lot_id, ShipmentRow.shipped_on,
+               InspectionRow.inspected_on, InspectionRow.result, func.count())
+        .select_from(ShipmentRow)
+        .outerjoin(InspectionRow, and_(
+            InspectionRow.manufacturer_id == ShipmentRow.manufacturer_id,
+            InspectionRow.serial == ShipmentRow.serial))
+        .where(ShipmentRow.order_id.in_(of_agreement), ShipmentRow.shipped_on <= as_of)
+        .group_by(ShipmentRow.order_id, ShipmentRow.lot_id, ShipmentRow.shipped_on,
+                  InspectionRow.inspected_on, InspectionRow.result)
     )
-    found: dict[str, list[Batch]] = {ACCEPTED: [], REJECTED: []}
-    for result, flow_id, _lot, on, currency, units, value in session.execute(query):
-        assert result in found, f"inspection result {result!r} is neither accepted nor rejected"
-        found[result].append(Batch(flow_id, on, currency, int(units), int(value)))
-    return found
+    shipped: defaultdict[tuple[str, str, dt.date, str], list[int]] = defaultdict(lambda: [0, 0])
+    inspected: dict[str, defaultdict[tuple[str, str, dt.date, str], list[int]]] = {
+        ACCEPTED: defaultdict(lambda: [0, 0]), REJECTED: defaultdict(lambda: [0, 0])}
+    for order_id, lot_id, shipped_on, inspected_on, result, count in session.execute(query):
+        flow_id, currency, price = orders[order_id]
+        units = int(count)
+        totals = shipped[(flow_id, lot_id, shipped_on, currency)]
+        totals[0] += units
+        totals[1] += units * price
+        if inspected_on is None or inspected_on > as_of:
+            continue
+        assert result in inspected, f"inspection result {result!r} is neither accepted nor rejected"
+        totals = inspected[result][(flow_id, lot_id, inspected_on, currency)]
+        totals[0] += units
+        totals[1] += units * price
+
+    def batches(groups: dict[tuple[str, str, dt.date, str], list[int]]) -> list[Batch]:
+        return [Batch(flow_id, on, currency, units, value)
+                for (flow_id, _lot, on, currency), (units, value) in sorted(groups.items())]
+
+    return UnitBatches(batches(shipped), batches(inspected[ACCEPTED]),
+                       batches(inspected[REJECTED]))
 
 
 def delivery_batches(session: Session, agreement_id: str, as_of: dt.date) -> list[Batch]:
