@@ -21,6 +21,7 @@ import json
 import os
 import re
 from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from dronedeal.core.fx import RateTable
 from dronedeal.core.ledger import Transfer, accept_lot, case_delivery_transfer, payment_transfer
 from dronedeal.core.money import parse_amount
 from dronedeal.core.netting import ProposedPayment, apply
+from dronedeal.core.records import FxRate
 from dronedeal.services import keys
 from dronedeal.services import ledger as ledger_service
 from dronedeal.services.importer import import_pack
@@ -688,7 +690,7 @@ def without_ids(document: dict[str, Any], agreement_id: str) -> str:
 
 @PROPERTY_SETTINGS
 @given(deal=deal_strategy, day=st.integers(0, 200))
-def test_balances_sum_to_zero_and_accepted_value_is_what_the_ledger_posted(
+def test_balances_sum_to_zero_and_accepted_and_paid_agree_with_the_events(
         engine: Engine, tmp_path: Path, signer: keys.Signer, deal: Any, day: int) -> None:
     agreement_id = load_deal(engine, tmp_path, signer, deal)
     report = position_json(engine, agreement_id, START + dt.timedelta(days=day))
@@ -705,6 +707,15 @@ def test_balances_sum_to_zero_and_accepted_value_is_what_the_ledger_posted(
                      if t.kind in ("acceptance", "case_delivery")
                      and t.event_date <= START + dt.timedelta(days=day))
     assert sum(parse_amount(f["accepted"]["value"], "EUR") for f in report["flows"]) == posted
+    # paid: the buyer's payments to the makers of the seller country, never to the fund
+    rates = RateTable(FxRate(D.fromisoformat(r["date"]), r["base"], r["quote"],
+                             Decimal(r["rate"])) for r in _rows(FX_FILE))
+    paid = {"drones": 0, "goods": 0}
+    for who, minor, currency, paid_day in deal[1]:
+        if paid_day <= day and who != "buyer>fund":
+            paid["goods" if who == "ua>us" else "drones"] += rates.convert(
+                minor, currency, "EUR", START + dt.timedelta(days=paid_day))
+    assert {f["flow_id"]: parse_amount(f["paid"], "EUR") for f in report["flows"]} == paid
 
 
 @PROPERTY_SETTINGS

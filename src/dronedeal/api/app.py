@@ -21,6 +21,7 @@ from dronedeal.api import problems
 from dronedeal.api.deps import Settings
 from dronedeal.api.middleware import RequestPlumbing
 from dronedeal.api.routers import audit, catalog, imports, reports, users
+from dronedeal.api.web import install as install_dashboard
 from dronedeal.services import keys
 from dronedeal.store.db import make_engine, read_only, session_factory
 
@@ -73,5 +74,5 @@ def create_app(database_url: str | None = None, *, key: str | Path | None = None
     for router in (catalog.router, reports.router, audit.router, imports.router,
                    users.router):
         app.include_router(router, prefix=PREFIX, responses=problems.COMMON_RESPONSES)
-
+    install_dashboard(app)
     return app

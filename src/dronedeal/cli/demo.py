@@ -1,11 +1,17 @@
-"""`dronedeal demo`: write the demo deal pack, import it, and show what landed."""
+"""`dronedeal demo`: write the demo deal pack, import it, and show what landed; with
+`--serve`, make one user per role and serve the dashboard on the demo database.
+
+The demo pack has no party of kind `state`, so there is no demo officer (an officer acts
+for a state); the deal office is seen through the admin and the auditor.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from rich.console import Console
@@ -14,6 +20,26 @@ from rich.table import Table
 
 from dronedeal.cli.common import OutputFormat, engine_of, report_errors, transaction
 from dronedeal.core.errors import RefusedError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+#: the demo's users: name -> (role, party); manufacturers are the demo's first two
+DEMO_USERS: Final[dict[str, tuple[str, str | None]]] = {
+    "demo-admin": ("admin", None),
+    "demo-auditor": ("auditor", None),
+    "demo-manufacturer-1": ("manufacturer", "ua-mfr-001"),
+    "demo-manufacturer-2": ("manufacturer", "ua-mfr-002"),
+    "demo-inspector": ("inspector", "us-dod"),
+}
+
+
+def create_demo_users(session: Session) -> dict[str, str]:
+    """Make the demo users (`DEMO_USERS`) and return each one's token, by name."""
+    from dronedeal.services.users import create_user
+
+    return {name: create_user(session, name=name, role=role, party_id=party).token
+            for name, (role, party) in DEMO_USERS.items()}
 
 
 class Scale(StrEnum):
@@ -29,8 +55,16 @@ def demo(
     out: Annotated[Path, typer.Option(help="Where the demo pack is written.")]
     = Path("demo-pack"),
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    *,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="Then serve the dashboard on the demo data and print the URL and "
+                        "the demo users' tokens.")] = False,
+    host: Annotated[str, typer.Option(help="With --serve: address to listen on.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="With --serve: port.")] = 8000,
 ) -> None:
-    """Generate a realistic demo deal pack, import it and print a summary."""
+    """Generate a realistic demo deal pack, import it and print a summary; with --serve,
+    open the dashboard on it."""
     from dronedeal.demo.generator import write_demo_pack
     from dronedeal.services import keys
     from dronedeal.services.importer import import_pack
@@ -63,7 +97,36 @@ def demo(
         summary = deal_summary(session)
     if output is OutputFormat.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
-        return
+    else:
+        _print_summary(ctx, summary)
+    if serve:
+        _serve(ctx, host, port, quiet_stdout=output is OutputFormat.json)
+
+
+def _serve(ctx: typer.Context, host: str, port: int, *, quiet_stdout: bool) -> None:
+    """Make the demo users, print the URL and their tokens, serve until interrupted."""
+    import logging
+
+    import uvicorn
+
+    from dronedeal.api import create_app
+
+    with transaction(ctx) as session:
+        tokens = create_demo_users(session)
+    # with --format json, stdout holds the JSON summary alone
+    out = sys.stderr if quiet_stdout else sys.stdout
+    print(f"dashboard: http://{host}:{port}/", file=out)
+    print("log in at /login with one of these tokens (shown once):", file=out)
+    for name, token in tokens.items():
+        role, party = DEMO_USERS[name]
+        print(f"  {role:<12} {party or '-':<12} {token}", file=out, flush=True)
+    obj = ctx.ensure_object(dict)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    app = create_app(obj.get("db"), key=obj.get("key"))
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+
+
+def _print_summary(ctx: typer.Context, summary: dict[str, Any]) -> None:
     out_console = Console()
     counts = Table(title="dronedeal demo", show_header=False)
     for name in ("agreements", "parties", "manufacturers", "products", "bom_lines", "orders",

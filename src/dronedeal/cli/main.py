@@ -155,6 +155,8 @@ def _mount_groups() -> None:
     from dronedeal.cli.check import check, licenses
     from dronedeal.cli.demo import demo
     from dronedeal.cli.ledger import ledger_app
+    from dronedeal.cli.publish import publish_app
+    from dronedeal.cli.reports import position, settle
     from dronedeal.cli.serve import serve
     from dronedeal.cli.users import users_app
 
@@ -162,9 +164,12 @@ def _mount_groups() -> None:
     app.command()(check)
     app.command()(licenses)
     app.command()(allocate)
+    app.command()(position)
+    app.command()(settle)
     app.add_typer(audit_app, name="audit", help="The verifiable log: checkpoints, proofs.")
     app.add_typer(ledger_app, name="ledger", help="The double-entry ledger: exports.")
     app.add_typer(users_app, name="users", help="API users and their tokens.")
+    app.add_typer(publish_app, name="publish", help="Open Contracting (OCDS) publication.")
     app.command()(serve)
 
 

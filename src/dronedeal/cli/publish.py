@@ -2,7 +2,8 @@
 
 `publish ocds --agreement ID --audience public|auditor [--out FILE] [--policy FILE]`
 writes the agreement's OCDS 1.1 release package as JSON to standard output or FILE.
-Exit 1 for an agreement the store does not hold; exit 2 for a policy file that cannot
+Exit 1 for an agreement the store does not hold (or an order value without the FX rate
+that converts it); exit 2 for a policy file that cannot
 be applied or an output folder that does not exist. The pseudonym salt lives beside
 the signing key named by the global `--key` (see docs/publication.md).
 """
@@ -43,6 +44,7 @@ def ocds(
         help="The publication policy (YAML); default: the shipped policy.")] = None,
 ) -> None:
     """The agreement as an OCDS 1.1 release package (JSON)."""
+    from dronedeal.core.fx import MissingRateError
     from dronedeal.services.position import UnknownAgreementError
     from dronedeal.services.publication import (
         PolicyError,
@@ -67,8 +69,8 @@ def ocds(
     try:
         with reading(ctx) as session:
             package = release_package(session, agreement, audience.value, rules, salt=salt)
-    except UnknownAgreementError as unknown:
-        fail(str(unknown))
+    except (UnknownAgreementError, MissingRateError) as refused:
+        fail(str(refused))
         return
     text = package_json(package) + "\n"
     if out is None:

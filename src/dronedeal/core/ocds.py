@@ -204,6 +204,8 @@ class LotEvent:
     rejected: int = 0
     #: the units' serials (loaded only when the audience may see them)
     serials: tuple[str, ...] = ()
+    #: of an inspection: (serial, reason) of each rejected unit, when serials are loaded
+    rejections: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,14 +521,46 @@ def _framework_releases(deal: Deal, redaction: Redaction, ocid: str) -> Iterator
         implemented = []
         for contract_id in contract_ids:
             flow_key = None if contract_id == "agreement" else contract_id
-            transactions = [_transaction(redaction, p) for p in
-                            sorted(by_flow.get(flow_key, ()), key=lambda p: p.payment_id)]
-            if transactions:
+            paid = sorted(by_flow.get(flow_key, ()), key=lambda p: p.payment_id)
+            if paid:
                 implemented.append({"id": contract_id, "awardID": contract_id,
-                                    "implementation": {"transactions": transactions}})
+                                    "implementation": {"transactions": _transactions(
+                                        deal, redaction, contract_id, paid)}})
         last = max(p.paid_on for p in deal.payments)
         yield _release(ocid, "implementation", ["implementation"], last,
                        {**common(), "contracts": implemented}, redaction=redaction)
+
+
+def _transactions(deal: Deal, redaction: Redaction, contract_id: str,
+                  payments: Sequence[Payment]) -> list[dict[str, Any]]:
+    """The payments of a contract as transactions. When unit prices are withheld, a single
+    payment's amount is too (a payment for a delivery, or a fund share of an acceptance,
+    gives the unit price away), and one transaction `total-<contract>` carries their sum
+    in the agreement currency, each payment converted at its date's rate (SPEC §5)."""
+    transactions = []
+    for payment in payments:
+        transaction = {"id": payment.payment_id, "date": _timestamp(payment.paid_on),
+                       "payer": redaction.party_reference(payment.payer_id),
+                       "payee": redaction.party_reference(payment.payee_id)}
+        if redaction.withholds(UNIT_PRICES):
+            redaction.declare(UNIT_PRICES, "contracts/implementation/transactions/value",
+                              f"Amounts of single payments (their sum is transaction "
+                              f"total-{contract_id})")
+        else:
+            transaction["value"] = _value(payment.amount, payment.currency)
+        transactions.append(transaction)
+    if redaction.withholds(UNIT_PRICES):
+        agreement = deal.agreement
+        total = sum(deal.rates.convert(p.amount, p.currency, agreement.currency, p.paid_on)
+                    for p in payments)
+        aggregate: dict[str, Any] = {
+            "id": f"total-{contract_id}", "date": _timestamp(max(p.paid_on for p in payments)),
+            "value": _value(total, agreement.currency)}
+        payers = {p.payer_id for p in payments}
+        if len(payers) == 1:
+            aggregate["payer"] = redaction.party_reference(payers.pop())
+        transactions.append(aggregate)
+    return transactions
 
 
 def ordered_by_flow(deal: Deal) -> dict[str, int]:
@@ -542,13 +576,6 @@ def ordered_by_flow(deal: Deal) -> dict[str, int]:
         totals[flow_id] = totals.get(flow_id, 0) + deal.rates.convert(
             value, currency, agreement.currency, agreement.signed_on)
     return totals
-
-
-def _transaction(redaction: Redaction, payment: Payment) -> dict[str, Any]:
-    return {"id": payment.payment_id, "date": _timestamp(payment.paid_on),
-            "value": _value(payment.amount, payment.currency),
-            "payer": redaction.party_reference(payment.payer_id),
-            "payee": redaction.party_reference(payment.payee_id)}
 
 
 def _call_off_parties(redaction: Redaction, roles: Mapping[str, set[str]],
@@ -649,6 +676,10 @@ def _lot_milestone(redaction: Redaction, event: LotEvent, hidden_maker: bool) ->
                           "Serial numbers of shipped and inspected units")
     elif event.serials:
         text += "; serials " + ", ".join(serial_ranges(event.serials))
+        if event.rejections:
+            text += "; rejected " + ", ".join(
+                f"{serial} ({reason})" if reason else serial
+                for serial, reason in sorted(event.rejections))
     return {"id": f"{event.stage}-{lot}-{event.on.isoformat()}",
             "title": f"Lot {lot} {event.stage}", "type": "delivery",
             "description": text, "dateMet": _timestamp(event.on), "status": status}

@@ -39,11 +39,15 @@ nothing. Every stored row names the log leaf holding its canonical JSON.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
+import gc
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from queue import Empty, Full, Queue
+from typing import Any, Final, TypeVar, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -150,6 +154,12 @@ def import_events(session: Session, sources: Mapping[str, TableSource], signer: 
     log.lock_for_append(session)
     run = _Import(session, signer, _World.load(session), summary, library)
     current = present[0]
+    # The batches allocate millions of short-lived tuples while the import holds a large
+    # key map: the cyclic collector would rescan everything over and over (a third of an
+    # inspection import's time). The import makes no reference cycles of its own; the
+    # collector runs again as soon as it ends.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         for current in present:
             run.table(current, sources[current])
@@ -166,13 +176,13 @@ def import_events(session: Session, sources: Mapping[str, TableSource], signer: 
             "inspection, case line, delivery or payment id is already taken); nothing of "
             "this pack was imported: import it again to see which rows are already stored "
             f"({type(exc.orig).__name__})")]) from exc
+    finally:
+        if collecting:
+            gc.enable()
     if run.errors:
         raise RefusedError(sorted(run.errors))
     summary.tree_size = log.tree_size(session)
     return summary
-
-
-_Gate = Callable[[str, dt.date], Decision]
 
 
 class _Import:
@@ -207,7 +217,7 @@ class _Import:
             raise _TooManyErrors
 
     def batches(self, source: TableSource) -> Iterator[tuple[list[int], list[tuple[Any, ...]]]]:
-        for batch in iter_batches(source, TABLES[source.table], size=BATCH_ROWS):
+        for batch in _prefetched(iter_batches(source, TABLES[source.table], size=BATCH_ROWS)):
             for error in batch.errors:
                 self.refuse(error.file, error.row, error.column, error.message)
             yield batch.rows, batch.values
@@ -529,7 +539,7 @@ class _Import:
         inspected_elsewhere: dict[str, int] = {}  # units shipped by earlier imports -> row
         accepted: dict[tuple[str, dt.date], dict[str, int]] = {}
         verdicts: dict[tuple[str, str, dt.date], object] = {}
-        makers: dict[str, str | None] = {}
+        makers: dict[str, tuple[str, str]] = {}  # product -> (key prefix, manufacturer)
         days: dict[int, dt.date] = {}
         day_texts: dict[dt.date, str] = {}
         created = unchanged = 0
@@ -539,16 +549,16 @@ class _Import:
             done_lookups: dict[str, list[str]] = defaultdict(list)
             for row, value in zip(rows, values, strict=True):
                 serial, product_id = value[0], value[1]
-                if product_id not in makers:
+                known = makers.get(product_id)
+                if known is None:
                     product = world.products.get(product_id)
-                    makers[product_id] = (None if product is None
-                                          else product.supplier_id + " ")
-                prefix = makers[product_id]
-                if prefix is None:
-                    self.refuse(file, row, "product_id",
-                                f"no product {quoted(product_id)}; import it first")
-                    continue
-                maker = prefix[:-1]
+                    if product is None:
+                        self.refuse(file, row, "product_id",
+                                    f"no product {quoted(product_id)}; import it first")
+                        continue
+                    known = makers[product_id] = (product.supplier_id + " ",
+                                                  product.supplier_id)
+                prefix, maker = known
                 unit = prefix + serial
                 packed = shipped.get(unit)
                 if packed is None:
@@ -961,6 +971,51 @@ class _Import:
         for line in store.case_lines(self.session):
             members[line.agreement_id].update((line.seller_id, line.buyer_id))
         return members
+
+
+_T = TypeVar("_T")
+#: batches read ahead by the reader thread
+_READ_AHEAD: Final = 2
+
+
+def _prefetched(items: Iterator[_T]) -> Iterator[_T]:
+    """`items`, produced by a reader thread up to `_READ_AHEAD` ahead: the next batch is
+    parsed while the database writes this one (SQLite and psycopg release the GIL
+    while they work), without holding more than a few batches."""
+    queue: Queue[tuple[bool, object]] = Queue(maxsize=_READ_AHEAD)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put((True, item), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((False, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            queue.put((False, exc))
+
+    reader = threading.Thread(target=read, name="dronedeal-batch-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            more, item = queue.get()
+            if not more:
+                if isinstance(item, BaseException):
+                    raise item
+                return
+            yield cast(_T, item)
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue, then join
+            with contextlib.suppress(Empty):
+                queue.get_nowait()
+            reader.join(timeout=0.1)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

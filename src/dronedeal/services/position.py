@@ -82,6 +82,14 @@ def _paid_batches(session: Session, agreement: Agreement, as_of: dt.date) -> lis
     return batches
 
 
+def ceiling_used(*, session: Session, agreement: Agreement, rates: RateTable) -> int:
+    """The ordered value of all flows (orders and case lines, each converted at the rate
+    on `signed_on` and rounded, then summed), in minor units of the agreement currency."""
+    a, on = agreement.agreement_id, agreement.signed_on
+    batches = [*reports.order_batches(session, a, on), *reports.case_line_batches(session, a, on)]
+    return sum(rates.convert(b.value, b.currency, agreement.currency, b.on) for b in batches)
+
+
 def flow_figures(
     *, session: Session, agreement: Agreement, as_of: dt.date, rates: RateTable
 ) -> dict[str, FlowFigures]:

@@ -114,8 +114,9 @@ def release_package(
 ) -> dict[str, Any]:
     """The OCDS release package of `agreement_id` for `audience` (`public`, `auditor`).
 
-    Raises `services.position.UnknownAgreementError` for an unknown agreement and
-    PolicyError for an unknown audience. Amounts in the result are `Decimal`s: write it
+    Raises `services.position.UnknownAgreementError` for an unknown agreement,
+    PolicyError for an unknown audience and `MissingRateError` when an order's value
+    cannot be converted into the agreement currency. Amounts in the result are `Decimal`s: write it
     with `package_json`, which keeps every digit."""
     if audience not in AUDIENCES:
         raise PolicyError(f"audience {audience!r} is not one of {', '.join(AUDIENCES)}")

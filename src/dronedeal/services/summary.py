@@ -1,8 +1,8 @@
 """A deal at a glance: record counts and, per agreement, ceiling and ordered value.
 
-Ordered value follows SPEC §5: each order's value (quantity × unit price) converted
-into the agreement currency at the rate on the agreement's `signed_on`, rounded
-half-even per order, then summed.
+Ordered value follows SPEC §5: each order's and case line's value converted into the
+agreement currency at the rate on the agreement's `signed_on`, rounded half-even per
+line, then summed (`services.position.ceiling_used`).
 """
 
 from __future__ import annotations
@@ -14,19 +14,15 @@ from sqlalchemy.orm import Session
 
 from dronedeal.core.fx import RateTable
 from dronedeal.core.money import format_amount
+from dronedeal.services.position import ceiling_used, load_agreement
 from dronedeal.store import master
 
 
 def ordered_value(session: Session, agreement_id: str) -> tuple[int, str]:
-    """The agreement's ordered value in its currency (minor units), with that currency."""
-    agreement = next(a for a in master.load_agreements(session) if a.agreement_id == agreement_id)
+    """The agreement's ordered value (its ceiling used) in minor units, with its currency."""
+    agreement = load_agreement(session=session, agreement_id=agreement_id)
     rates = RateTable(master.load_fx_rates(session))
-    total = 0
-    for order in master.load_orders(session):
-        if order.agreement_id == agreement_id:
-            total += rates.convert(order.quantity * order.unit_price, order.currency,
-                                   agreement.currency, agreement.signed_on)
-    return total, agreement.currency
+    return ceiling_used(session=session, agreement=agreement, rates=rates), agreement.currency
 
 
 def deal_summary(session: Session) -> dict[str, Any]:

@@ -50,9 +50,13 @@ def lot_events(session: Session, agreement_id: str, *,
         .group_by(ShipmentRow.order_id, ShipmentRow.lot_id, InspectionRow.inspected_on,
                   InspectionRow.result))
     serials: dict[tuple[str, str, str, dt.date], list[str]] = defaultdict(list)
+    rejections: dict[tuple[str, str, str, dt.date], list[tuple[str, str | None]]] = (
+        defaultdict(list))
     if with_serials:
-        for key, serial in _serials(session, agreement_id):
+        for key, serial, was_rejected, reason in _serials(session, agreement_id):
             serials[key].append(serial)
+            if was_rejected:
+                rejections[key].append((serial, reason))
     events: dict[str, list[LotEvent]] = defaultdict(list)
     for order_id, lot_id, on, units in session.execute(shipped):
         events[order_id].append(LotEvent(
@@ -67,12 +71,14 @@ def lot_events(session: Session, agreement_id: str, *,
             f"an inspection result other than accepted/rejected in lot {lot_id}")
         events[order_id].append(LotEvent(
             order_id, lot_id, on, INSPECTED, accepted + rejected, accepted, rejected,
-            tuple(serials.get((INSPECTED, order_id, lot_id, on), ()))))
+            tuple(serials.get((INSPECTED, order_id, lot_id, on), ())),
+            tuple(rejections.get((INSPECTED, order_id, lot_id, on), ()))))
     return dict(events)
 
 
-def _serials(session: Session,
-             agreement_id: str) -> Iterator[tuple[tuple[str, str, str, dt.date], str]]:
+def _serials(session: Session, agreement_id: str
+             ) -> Iterator[tuple[tuple[str, str, str, dt.date], str, bool, str | None]]:
+    """(stage, order, lot, date), serial, whether it was rejected, and the reason."""
     shipped = (
         select(ShipmentRow.order_id, ShipmentRow.lot_id, ShipmentRow.shipped_on,
                ShipmentRow.serial)
@@ -80,17 +86,17 @@ def _serials(session: Session,
         .where(OrderRow.agreement_id == agreement_id)
         .execution_options(yield_per=STREAM_BATCH))
     for order_id, lot_id, on, serial in session.execute(shipped):
-        yield (SHIPPED, order_id, lot_id, on), serial
+        yield (SHIPPED, order_id, lot_id, on), serial, False, None
     inspected = (
         select(ShipmentRow.order_id, ShipmentRow.lot_id, InspectionRow.inspected_on,
-               InspectionRow.serial)
+               InspectionRow.serial, InspectionRow.result, InspectionRow.reason)
         .join(ShipmentRow, and_(InspectionRow.manufacturer_id == ShipmentRow.manufacturer_id,
                                 InspectionRow.serial == ShipmentRow.serial))
         .join(OrderRow, ShipmentRow.order_id == OrderRow.order_id)
         .where(OrderRow.agreement_id == agreement_id)
         .execution_options(yield_per=STREAM_BATCH))
-    for order_id, lot_id, on, serial in session.execute(inspected):
-        yield (INSPECTED, order_id, lot_id, on), serial
+    for order_id, lot_id, on, serial, result, reason in session.execute(inspected):
+        yield (INSPECTED, order_id, lot_id, on), serial, result == "rejected", reason
 
 
 def cases(session: Session, agreement_id: str) -> list[Case]:

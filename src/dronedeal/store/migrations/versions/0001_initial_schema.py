@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 14:12:34.609259
+Create Date: 2026-11-25 14:17:07.236724
 """
 
 from __future__ import annotations

@@ -1,0 +1,19 @@
+"""The web dashboard (SPEC §8): server-rendered pages over the same services as the API.
+
+`install(app)` adds the pages at `/` and their assets at `/static` (served by the app
+itself: no CDN, works offline). Charts are inline SVG drawn in Python; the only script
+verifies inclusion proofs in the browser (`static/proof.js`).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from dronedeal.api.web.routes import HERE, router
+
+
+def install(app: FastAPI) -> None:
+    """Serve the dashboard pages and their static assets from `app`."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -1,0 +1,95 @@
+"""Charts drawn on the server as inline SVG: no script, no CDN, readable offline.
+
+Each chart is a picture of figures the page also prints in a table beside it (the
+table is the accessible form); the SVG carries a `<title>` per bar for pointer users
+and an `aria-labelledby` naming the table. Markup is built from escaped text only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from html import escape
+from typing import Final
+
+from markupsafe import Markup
+
+#: colour per series position, distinguishable in greyscale as well (light to dark)
+PALETTE: Final = ("#2b6cb0", "#dd8a1f", "#2f855a", "#9b2c2c", "#6b46c1", "#4a5568")
+WIDTH: Final = 640
+HEIGHT: Final = 220
+MARGIN: Final = 28
+#: bars drawn at most; a longer series keeps its latest groups
+MAX_GROUPS: Final = 48
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One x position (a month): its label and one value per series."""
+
+    label: str
+    values: tuple[int, ...]
+
+
+def grouped_bars(series: Sequence[str], groups: Sequence[Group], *, table_id: str,
+                 title: str) -> Markup:
+    """Vertical grouped bars: one group per x label, one bar per series."""
+    assert all(len(g.values) == len(series) for g in groups), "one value per series"
+    shown = list(groups)[-MAX_GROUPS:]
+    top = max((v for g in shown for v in g.values), default=0) or 1
+    inner_w = WIDTH - 2 * MARGIN
+    inner_h = HEIGHT - 2 * MARGIN
+    step = inner_w / max(len(shown), 1)
+    bar = max(step * 0.8 / max(len(series), 1), 1.0)
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+             f'aria-labelledby="{escape(table_id)}-title" '
+             f'preserveAspectRatio="xMidYMid meet">',
+             f'<title id="{escape(table_id)}-title">{escape(title)}</title>',
+             f'<line x1="{MARGIN}" y1="{HEIGHT - MARGIN}" x2="{WIDTH - MARGIN}" '
+             f'y2="{HEIGHT - MARGIN}" stroke="#888"/>',
+             f'<text x="{MARGIN}" y="{MARGIN - 8}" class="axis">{top:,}</text>']
+    for i, group in enumerate(shown):
+        x0 = MARGIN + i * step + step * 0.1
+        for j, value in enumerate(group.values):
+            h = inner_h * value / top
+            parts.append(
+                f'<rect x="{x0 + j * bar:.1f}" y="{HEIGHT - MARGIN - h:.1f}" '
+                f'width="{bar:.1f}" height="{h:.1f}" fill="{PALETTE[j % len(PALETTE)]}">'
+                f'<title>{escape(group.label)} · {escape(series[j])}: {value:,}</title></rect>')
+        if len(shown) <= 12 or i % max(len(shown) // 12, 1) == 0:
+            parts.append(f'<text x="{x0:.1f}" y="{HEIGHT - MARGIN + 14}" class="axis">'
+                         f'{escape(group.label)}</text>')
+    for j, name in enumerate(series):
+        parts.append(f'<rect x="{MARGIN + 150 * j}" y="{HEIGHT - 10}" width="10" height="10" '
+                     f'fill="{PALETTE[j % len(PALETTE)]}"/><text x="{MARGIN + 150 * j + 14}" '
+                     f'y="{HEIGHT - 1}" class="axis">{escape(name)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def gauge(value: Decimal | None, target: Decimal, *, label: str) -> Markup:
+    """A horizontal gauge of a ratio against its minimum (the scale runs to 2 × target
+    or the value, whichever is larger), with the minimum marked."""
+    scale = max(target * 2, value or Decimal(0), Decimal("0.0001"))
+    width = 300
+    filled = 0 if value is None else int(width * value / scale)
+    mark = int(width * target / scale)
+    colour = "#2f855a" if value is not None and value >= target else "#c05621"
+    return Markup(
+        f'<svg class="gauge" viewBox="0 0 {width} 24" role="img" aria-label="{escape(label)}">'
+        f'<rect x="0" y="4" width="{width}" height="16" fill="#e2e8f0"/>'
+        f'<rect x="0" y="4" width="{filled}" height="16" fill="{colour}"/>'
+        f'<line x1="{mark}" y1="0" x2="{mark}" y2="24" stroke="#1a202c" stroke-width="2"/>'
+        f"</svg>")
+
+
+def share_bar(part: int, whole: int, *, label: str) -> Markup:
+    """A bar showing `part` of `whole` (a license drawn down, a ceiling used)."""
+    width = 200
+    filled = 0 if whole <= 0 else min(width, max(0, width * part // whole))
+    colour = "#c05621" if whole > 0 and part * 10 >= whole * 9 else "#2b6cb0"
+    return Markup(
+        f'<svg class="bar" viewBox="0 0 {width} 12" role="img" aria-label="{escape(label)}">'
+        f'<rect x="0" y="0" width="{width}" height="12" fill="#e2e8f0"/>'
+        f'<rect x="0" y="0" width="{filled}" height="12" fill="{colour}"/></svg>')

@@ -1,0 +1,168 @@
+"""The dashboard's two languages: English and Ukrainian, and figures formatted per locale.
+
+Words are looked up in `MESSAGES` by their English text (the English is the key, so a
+missing Ukrainian entry falls back to readable English, never to an id). Numbers, money
+and dates go through Babel with the page's locale; the raw figure travels beside the
+formatted one in a `data-value` attribute, so tests and scripts read exact values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Final
+
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
+
+from dronedeal.core.money import digits as minor_digits
+from dronedeal.core.money import to_decimal
+
+LANGUAGES: Final = ("en", "uk")
+LOCALES: Final = {"en": "en_US", "uk": "uk_UA"}
+
+#: English text -> Ukrainian text
+UK: Final[dict[str, str]] = {
+    "Overview": "Огляд",
+    "Agreements": "Угоди",
+    "Agreement": "Угода",
+    "Audit": "Аудит",
+    "Compliance": "Відповідність",
+    "Licenses": "Ліцензії",
+    "Suppliers": "Постачальники",
+    "Supplier": "Постачальник",
+    "Lots": "Партії",
+    "Import": "Імпорт",
+    "Log in": "Увійти",
+    "Log out": "Вийти",
+    "Public view": "Публічний перегляд",
+    "Signed in as": "Ви увійшли як",
+    "Paste your API token": "Вставте свій API-токен",
+    "The token is not valid.": "Токен недійсний.",
+    "Ceiling": "Стеля",
+    "Ceiling used": "Використано стелі",
+    "Ordered": "Замовлено",
+    "Shipped": "Відвантажено",
+    "Accepted": "Прийнято",
+    "Rejected": "Відхилено",
+    "Paid": "Сплачено",
+    "Units": "Одиниці",
+    "Value": "Вартість",
+    "Flow": "Потік",
+    "Flows": "Потоки",
+    "Reciprocity": "Взаємність",
+    "ratio": "коефіцієнт",
+    "minimum": "мінімум",
+    "met": "виконано",
+    "not met": "не виконано",
+    "Fund": "Фонд",
+    "Fund balance": "Баланс фонду",
+    "Balances": "Баланси",
+    "Party": "Сторона",
+    "Country": "Країна",
+    "Balance": "Баланс",
+    "Net by country": "Сальдо за країнами",
+    "Deliveries per month": "Поставки за місяцями",
+    "Month": "Місяць",
+    "Payments": "Платежі",
+    "Payer": "Платник",
+    "Payee": "Отримувач",
+    "Amount": "Сума",
+    "Date": "Дата",
+    "Settlement proposal": "Пропозиція розрахунку",
+    "No payment is needed.": "Платежі не потрібні.",
+    "as of": "станом на",
+    "Latest signed checkpoint": "Остання підписана контрольна точка",
+    "Verifier key": "Ключ перевірки",
+    "Inclusion proof": "Доказ включення",
+    "Leaf index": "Індекс листка",
+    "Prove and verify": "Довести й перевірити",
+    "Tree size": "Розмір дерева",
+    "Findings": "Висновки",
+    "Product": "Виріб",
+    "Part": "Деталь",
+    "Ruleset": "Набір правил",
+    "Rule": "Правило",
+    "Citation": "Посилання",
+    "Severity": "Суворість",
+    "Message": "Повідомлення",
+    "Filter": "Фільтр",
+    "all": "усі",
+    "block": "блокує",
+    "warn": "попередження",
+    "License": "Ліцензія",
+    "Exporter": "Експортер",
+    "End user": "Кінцевий користувач",
+    "Valid": "Чинна",
+    "Quantity drawn": "Використано кількості",
+    "Value drawn": "Використано вартості",
+    "Capacity a month": "Потужність на місяць",
+    "Orders": "Замовлення",
+    "Acceptance rate": "Частка прийнятих",
+    "Products": "Вироби",
+    "Lot": "Партія",
+    "Serial look-up": "Пошук за серійним номером",
+    "Serial": "Серійний номер",
+    "Find": "Знайти",
+    "Shipment": "Відвантаження",
+    "Inspection": "Інспекція",
+    "Order": "Замовлення",
+    "Upload a deal pack": "Завантажити пакет угоди",
+    "Validate only": "Лише перевірити",
+    "Upload": "Завантажити",
+    "Imported": "Імпортовано",
+    "Nothing was imported; fix these rows:": "Нічого не імпортовано; виправте ці рядки:",
+    "File": "Файл",
+    "Row": "Рядок",
+    "Column": "Стовпець",
+    "Not found": "Не знайдено",
+    "Log in to see this page.": "Увійдіть, щоб побачити цю сторінку.",
+    "Your role may not see this page.": "Ваша роль не може бачити цю сторінку.",
+    "Nothing here that you may see.": "Тут немає нічого, що ви можете бачити.",
+    "Figures withheld in the public view: manufacturer names, serials, unit prices.":
+        "У публічному перегляді приховано: назви виробників, серійні номери, ціни за одиницю.",
+    "Next page": "Наступна сторінка",
+    "Chart data": "Дані діаграми",
+    "Language": "Мова",
+    "none": "немає",
+    "Verified: the leaf is in the tree with this root.":
+        "Перевірено: листок є в дереві з цим коренем.",
+    "Verification FAILED.": "Перевірку НЕ пройдено.",
+}
+
+
+def translate(text: str, lang: str) -> str:
+    """`text` in `lang` (English when there is no translation)."""
+    return UK.get(text, text) if lang == "uk" else text
+
+
+class Formats:
+    """Babel formatting bound to one locale."""
+
+    def __init__(self, lang: str) -> None:
+        assert lang in LANGUAGES, f"language {lang!r} is not one of {LANGUAGES}"
+        self.lang = lang
+        self.locale = LOCALES[lang]
+
+    def number(self, value: int | Decimal) -> str:
+        return str(format_decimal(value, locale=self.locale))
+
+    def money(self, minor: int, currency: str) -> str:
+        """Minor units as the locale writes an amount, with the currency code."""
+        amount = to_decimal(minor, currency)
+        digits = minor_digits(currency)
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        text = format_decimal(amount, format=pattern, locale=self.locale)
+        return f"{text} {currency}"
+
+    def ratio(self, value: Decimal) -> str:
+        return str(format_decimal(value, format="0.0000", locale=self.locale))
+
+    def percent(self, value: Decimal) -> str:
+        return str(format_percent(value, format="#,##0.0%", locale=self.locale))
+
+    def date(self, value: dt.date) -> str:
+        return str(format_date(value, format="medium", locale=self.locale))
+
+    def month(self, value: dt.date) -> str:
+        return str(format_date(value, format="LLL yyyy", locale=self.locale))

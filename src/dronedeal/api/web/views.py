@@ -1,0 +1,284 @@
+"""What each dashboard page shows, gathered from the same services as the REST API.
+
+Every function takes a session and the viewer and returns plain data for a template;
+the row-level scopes are those of `services.access` (a listing or look-up the viewer
+may not make raises its AccessError, which the page turns into 401/403/404). The public
+(no viewer), and users whose role has no `reports` capability, get only aggregate
+figures: per flow, per country and the fund — never a manufacturer's name, a serial
+or a unit price. Listings read at most `MAX_ROWS` records per page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from dronedeal.core.fx import RateTable
+from dronedeal.core.money import parse_amount
+from dronedeal.core.position import Batch, Position, Settlement
+from dronedeal.core.records import Agreement
+from dronedeal.services import access, audit, position
+from dronedeal.services.users import User
+from dronedeal.store import log, master, reports
+
+#: records a listing page reads at most
+MAX_ROWS: Final = 500
+#: pages a whole-scope aggregate (suppliers, payments) reads at most
+MAX_PAGES: Final = 200
+
+
+def deal_office(viewer: User | None) -> bool:
+    """Whether the viewer reads positions, balances and party names (role `reports`)."""
+    return viewer is not None and viewer.role in access.CAPABILITIES["reports"]
+
+
+def _every(fetch: Callable[..., access.Page]) -> Iterator[dict[str, Any]]:
+    """Every item of a scoped listing, page by page (bounded by MAX_PAGES)."""
+    after: access.Key | None = None
+    for _ in range(MAX_PAGES):
+        items, after = fetch(after=after, limit=access.MAX_LIMIT)
+        yield from items
+        if after is None:
+            return
+    raise AssertionError(f"a listing ran past {MAX_PAGES} pages of {access.MAX_LIMIT}")
+
+
+def visible_agreements(session: Session, viewer: User | None) -> list[Agreement]:
+    """The deal office's agreements (an officer's own); everyone else sees every
+    agreement's public figures."""
+    every = list(master.load_agreements(session))
+    if not deal_office(viewer):
+        return every
+    assert viewer is not None
+    ids = access.agreement_ids(session, viewer)
+    return [a for a in every if ids is None or a.agreement_id in ids]
+
+
+@dataclass(frozen=True)
+class AgreementCard:
+    agreement: Agreement
+    position: Position
+
+
+def overview(session: Session, viewer: User | None, as_of: dt.date) -> list[AgreementCard]:
+    return [AgreementCard(a, position.position(session=session,
+                                               agreement_id=a.agreement_id, as_of=as_of))
+            for a in visible_agreements(session, viewer)]
+
+
+@dataclass(frozen=True)
+class MonthRow:
+    month: dt.date
+    #: accepted units per flow, in the agreement's flow order
+    units: tuple[int, ...]
+    #: accepted value per flow in the agreement currency (minor units)
+    values: tuple[int, ...]
+
+
+@dataclass
+class AgreementPage:
+    agreement: Agreement
+    position: Position
+    months: list[MonthRow]
+    party_names: dict[str, str] = field(default_factory=dict)
+    settlement: Settlement | None = None
+    payments: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def deliveries_by_month(session: Session, agreement: Agreement,
+                        as_of: dt.date) -> list[MonthRow]:
+    """Accepted units and value per calendar month and flow (inspections, plus case
+    deliveries), each batch converted at its own date's rate as the ledger posts it."""
+    a = agreement.agreement_id
+    rates = RateTable(master.load_fx_rates(session))
+    batches: list[Batch] = [*reports.unit_batches(session, a, as_of).accepted,
+                            *reports.delivery_batches(session, a, as_of)]
+    flows = [f.flow_id for f in agreement.flows]
+    units: defaultdict[dt.date, list[int]] = defaultdict(lambda: [0] * len(flows))
+    values: defaultdict[dt.date, list[int]] = defaultdict(lambda: [0] * len(flows))
+    for batch in batches:
+        month, i = _month(batch.on), flows.index(batch.flow_id)
+        units[month][i] += batch.units
+        values[month][i] += rates.convert(batch.value, batch.currency, agreement.currency,
+                                          batch.on)
+    return [MonthRow(m, tuple(units[m]), tuple(values[m])) for m in sorted(units)]
+
+
+def agreement_page(session: Session, viewer: User | None, agreement_id: str,
+                   as_of: dt.date) -> AgreementPage:
+    """The agreement: the deal office's full page, or everyone else's aggregates."""
+    if deal_office(viewer):
+        agreement = access.require_agreement(session, viewer, agreement_id, "reports")
+    else:
+        found = next((a for a in master.load_agreements(session)
+                      if a.agreement_id == agreement_id), None)
+        if found is None:
+            raise access.NotVisibleError(f"no agreement {agreement_id!r}")
+        agreement = found
+    page = AgreementPage(
+        agreement, position.position(session=session, agreement_id=agreement_id, as_of=as_of),
+        deliveries_by_month(session, agreement, as_of))
+    if deal_office(viewer):
+        page.party_names = {p.party_id: p.name for p in master.load_parties(session)}
+        page.settlement = position.settlement(session=session, agreement_id=agreement_id,
+                                              as_of=as_of)
+        page.payments = sorted(
+            (p for p in _every(lambda **kw: access.list_payments(session, viewer, **kw))
+             if p["agreement_id"] == agreement_id and p["paid_on"] <= as_of.isoformat()),
+            key=lambda p: (p["paid_on"], p["payment_id"]))
+    return page
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    checkpoint: str | None
+    vkey: str | None
+    tree_size: int
+    may_prove: bool
+
+
+def audit_page(session: Session, viewer: User | None, vkey: str | None) -> AuditPage:
+    try:
+        note: str | None = audit.checkpoint(session)
+    except audit.NoCheckpointError:
+        note = None
+    may_prove = viewer is not None and viewer.role in access.CAPABILITIES["audit_leaves"]
+    return AuditPage(note, vkey, log.tree_size(session), may_prove)
+
+
+def inclusion_proof(session: Session, viewer: User | None, leaf: int) -> dict[str, Any]:
+    """The inclusion proof of a leaf in the latest checkpoint (admins and auditors)."""
+    access.require(viewer, "audit_leaves")
+    return audit.inclusion_proof(session, leaf)
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    severity: str = ""
+    ruleset_id: str = ""
+    rule_id: str = ""
+    product_id: str = ""
+
+    def admits(self, finding: dict[str, Any]) -> bool:
+        return all(not wanted or finding[name] == wanted for name, wanted in (
+            ("severity", self.severity), ("ruleset_id", self.ruleset_id),
+            ("rule_id", self.rule_id), ("product_id", self.product_id)))
+
+
+@dataclass(frozen=True)
+class CompliancePage:
+    findings: list[dict[str, Any]]
+    total: int
+    rulesets: list[str]
+    rules: list[str]
+
+
+def compliance_page(session: Session, viewer: User | None, on: dt.date,
+                    wanted: FindingFilter) -> CompliancePage:
+    """Findings in force on `on` on the products the viewer reads, filtered. The
+    session must write: the compliance evaluations are a cache (as in the API)."""
+    every = list(_every(lambda **kw: access.list_findings(session, viewer, on=on, **kw)))
+    shown = [f for f in every if wanted.admits(f)]
+    return CompliancePage(shown[:MAX_ROWS], len(shown),
+                          sorted({f["ruleset_id"] for f in every}),
+                          sorted({f["rule_id"] for f in every}))
+
+
+@dataclass(frozen=True)
+class LicenseLine:
+    document: dict[str, Any]
+    drawn_quantity: int
+    drawn_value: int
+    max_value: int
+
+
+def licenses_page(session: Session, viewer: User | None) -> list[LicenseLine]:
+    out = []
+    for doc in _every(lambda **kw: access.list_licenses(session, viewer, **kw)):
+        currency = doc["currency"]
+        maximum = parse_amount(doc["max_value"], currency)
+        left = parse_amount(doc["remaining"]["value"], currency)
+        out.append(LicenseLine(doc, doc["max_quantity"] - doc["remaining"]["quantity"],
+                               maximum - left, maximum))
+    return out
+
+
+@dataclass
+class SupplierLine:
+    party_id: str
+    name: str
+    country: str
+    products: int = 0
+    monthly_capacity: int = 0
+    orders: int = 0
+    ordered_units: int = 0
+    shipped: int = 0
+    accepted: int = 0
+    rejected: int = 0
+
+    @property
+    def inspected(self) -> int:
+        return self.accepted + self.rejected
+
+
+def suppliers_page(session: Session, viewer: User | None) -> list[SupplierLine]:
+    """Manufacturers the viewer reads (a manufacturer: itself), with capacity, orders and
+    acceptance, all from scoped listings."""
+    user = access.require(viewer, "orders")
+    lines: dict[str, SupplierLine] = {}
+    for party in _every(lambda **kw: access.list_parties(session, user, **kw)):
+        if party["kind"] == "manufacturer":
+            lines[party["party_id"]] = SupplierLine(party["party_id"], party["name"],
+                                                    party["country"])
+    for product in _every(lambda **kw: access.list_products(session, user, **kw)):
+        line = lines.get(product["supplier_id"])
+        if line is not None:
+            line.products += 1
+            line.monthly_capacity += product["monthly_capacity"]
+    for order in _every(lambda **kw: access.list_orders(session, user, **kw)):
+        line = lines.get(order["supplier_id"])
+        if line is not None:
+            line.orders += 1
+            line.ordered_units += order["quantity"]
+    for lot in _every(lambda **kw: access.list_lots(session, user, **kw)):
+        line = lines.get(lot["manufacturer_id"])
+        if line is not None:
+            line.shipped += lot["units"]
+            line.accepted += lot["accepted"]
+            line.rejected += lot["rejected"]
+    if user.role == "manufacturer":
+        return [v for k, v in sorted(lines.items()) if k == user.party_id]
+    return [v for _, v in sorted(lines.items()) if v.products or v.orders]
+
+
+@dataclass(frozen=True)
+class SupplierPage:
+    line: SupplierLine
+    products: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+
+
+def supplier_page(session: Session, viewer: User | None, party_id: str) -> SupplierPage:
+    """One manufacturer; another manufacturer's page is NotVisible, like a missing one."""
+    found = next((s for s in suppliers_page(session, viewer) if s.party_id == party_id), None)
+    if found is None:
+        raise access.NotVisibleError(f"no supplier {party_id!r} you may read")
+    products = [p for p in _every(lambda **kw: access.list_products(session, viewer, **kw))
+                if p["supplier_id"] == party_id]
+    orders = [o for o in _every(lambda **kw: access.list_orders(session, viewer, **kw))
+              if o["supplier_id"] == party_id]
+    return SupplierPage(found, products, orders[:MAX_ROWS])
+
+
+def lots_page(session: Session, viewer: User | None, after: access.Key | None
+              ) -> access.Page:
+    return access.list_lots(session, viewer, after=after, limit=100)

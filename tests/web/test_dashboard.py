@@ -1,0 +1,242 @@
+"""The dashboard in a real browser, on the small demo: every page for every role, the
+key figures against `services.position`, the scopes, the public redaction, the proof
+viewer, the import page and the language switch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from tests.web.conftest import Demo, Person
+
+from dronedeal.core.money import format_amount
+from dronedeal.services import position
+from dronedeal.store.db import make_engine
+from dronedeal.store.events import ShipmentRow
+from dronedeal.store.master import AgreementRow, PartyRow, ProductRow
+
+PAGES = ("/", "/agreements/ua-us-2025", "/audit", "/compliance", "/licenses", "/suppliers",
+         "/lots", "/import")
+#: status per page for who is not allowed; every other (person, page) is 200
+REFUSED = {
+    "anonymous": {"/compliance": 401, "/licenses": 401, "/suppliers": 401, "/lots": 401,
+                  "/import": 401},
+    "auditor": {"/import": 403},
+    "inspector": {"/licenses": 403},
+}
+
+
+def _read(demo: Demo) -> Session:
+    return Session(make_engine(demo.db_url))
+
+
+def _positions(demo: Demo) -> dict[str, dict[str, Any]]:
+    with _read(demo) as session:
+        ids = list(session.scalars(select(AgreementRow.agreement_id)))
+        return {a: position.position(session=session, agreement_id=a,
+                                     as_of=dt.date.today()).document() for a in ids}
+
+
+FULL = ("ordered", "shipped", "accepted", "rejected")
+#: the overview's cards show the headline figures only
+HEADLINE = ("ordered", "accepted")
+
+
+def _assert_flows(person: Person, scope: str, document: dict[str, Any],
+                  figures: tuple[str, ...]) -> None:
+    for flow in document["flows"]:
+        row = f"{scope} tr[data-flow='{flow['flow_id']}']"
+        for figure in figures:
+            assert person.figures(row, figure) == [flow[figure]["value"]], (row, figure)
+            assert person.figures(row, f"{figure}-units") == [str(flow[figure]["units"])]
+        assert person.figures(row, "paid") == [flow["paid"]]
+
+
+def _assert_headline(person: Person, scope: str, document: dict[str, Any],
+                     figures: tuple[str, ...] = FULL) -> None:
+    assert person.figures(scope, "ceiling") == [document["ceiling"]]
+    assert person.figures(scope, "ceiling_used") == [document["ceiling_used"]]
+    if document["fund"] is not None:
+        assert person.figures(scope, "fund") == [document["fund"]["balance"]]
+    if document["reciprocity"] is not None:
+        assert person.figures(scope, "reciprocity") == [document["reciprocity"]["ratio"]]
+    _assert_flows(person, scope, document, figures)
+
+
+def test_every_page_opens_for_every_role(people: dict[str, Person]) -> None:
+    for who, person in people.items():
+        for path in PAGES:
+            response = person.open(path)
+            expected = REFUSED.get(who, {}).get(path, 200)
+            assert response.status == expected, f"{who} {path}: {response.status}"
+            if expected != 200:
+                assert person.page.locator("#refused").count() == 1
+            name = path.strip("/").replace("/", "-") or "overview"
+            person.shot(name)
+
+
+@pytest.mark.parametrize("who", ["admin", "anonymous"])
+def test_overview_figures_equal_the_position(people: dict[str, Person], demo: Demo,
+                                             who: str) -> None:
+    person = people[who]
+    person.open("/")
+    documents = _positions(demo)
+    shown = person.page.eval_on_selector_all("[data-agreement]",
+                                             "els => els.map(e => e.dataset.agreement)")
+    assert sorted(shown) == sorted(documents)
+    for agreement_id, document in documents.items():
+        _assert_headline(person, f"section[data-agreement='{agreement_id}']", document,
+                         HEADLINE)
+
+
+def test_agreement_page_shows_balances_settlement_and_months(people: dict[str, Person],
+                                                             demo: Demo) -> None:
+    person = people["auditor"]
+    document = _positions(demo)["ua-us-2025"]
+    person.open("/agreements/ua-us-2025")
+    _assert_headline(person, "main", document)
+    for party in document["parties"]:
+        assert person.figures(f"#balances tr[data-party='{party['party_id']}']",
+                              "balance") == [party["balance"]]
+    for country in document["countries"]:
+        assert person.figures(f"#countries tr[data-country='{country['country']}']",
+                              "net") == [country["net"]]
+    with _read(demo) as session:
+        settlement = position.settlement(session=session, agreement_id="ua-us-2025",
+                                         as_of=dt.date.today()).document()
+    assert person.figures("#settlement", "settle") == [p["amount"]
+                                                        for p in settlement["payments"]]
+    # the chart has a bar per (month, flow) and its table a row per month
+    months = person.page.locator("#months tbody tr").count()
+    assert months > 0
+    assert person.page.locator("svg.chart rect title").count() == months * 2
+    person.shot("agreement-full")
+
+
+def test_the_public_sees_no_withheld_data(people: dict[str, Person], demo: Demo) -> None:
+    with _read(demo) as session:
+        makers = list(session.execute(select(PartyRow.party_id, PartyRow.name)
+                                      .where(PartyRow.kind == "manufacturer")))
+        serials = set(session.scalars(select(ShipmentRow.serial).limit(2000)))
+        prices = {format_amount(p, c) for p, c in session.execute(
+            select(ProductRow.unit_price, ProductRow.currency))}
+    person = people["anonymous"]
+    for path in ("/", "/agreements/ua-us-2025", "/agreements/dk-ua-2025", "/audit"):
+        person.open(path)
+        html = person.page.content()
+        assert person.page.locator("#redacted").count() == 1
+        for party_id, name in makers:
+            assert party_id not in html and name not in html, (path, party_id)
+        assert not any(s in html for s in serials), path
+        values = person.page.eval_on_selector_all("[data-value]",
+                                                  "els => els.map(e => e.dataset.value)")
+        assert not prices & set(values), path
+        assert person.page.locator("#balances, #payments, #settlement, #prove").count() == 0
+
+
+def test_a_manufacturer_cannot_reach_anothers_pages(people: dict[str, Person],
+                                                    demo: Demo) -> None:
+    person = people["manufacturer_1"]
+    assert person.open("/suppliers/ua-mfr-002").status == 404
+    assert "ua-mfr-002" not in person.page.content()
+    assert person.open("/suppliers/ua-mfr-001").status == 200
+    person.open("/suppliers")
+    listed = person.page.eval_on_selector_all("[data-supplier]",
+                                              "els => els.map(e => e.dataset.supplier)")
+    assert listed == ["ua-mfr-001"]
+    person.open("/lots")
+    makers = set(person.page.eval_on_selector_all(
+        "#lots tr[data-manufacturer]", "els => els.map(e => e.dataset.manufacturer)"))
+    assert makers == {"ua-mfr-001"}
+    with _read(demo) as session:
+        theirs = session.scalar(select(ShipmentRow.serial)
+                                .where(ShipmentRow.manufacturer_id == "ua-mfr-002"))
+        mine = session.scalar(select(ShipmentRow.serial)
+                              .where(ShipmentRow.manufacturer_id == "ua-mfr-001"))
+    assert theirs is not None and mine is not None
+    person.open(f"/lots?serial={theirs}")
+    assert person.page.locator("#unit-missing").count() == 1
+    assert person.page.locator("#unit").count() == 0
+    person.open(f"/lots?serial={mine}")
+    assert person.page.locator(f"#unit[data-serial='{mine}']").count() == 1
+    person.shot("serial-lookup")
+    person.open("/agreements/ua-us-2025")
+    assert person.page.locator("#balances, #payments").count() == 0
+
+
+def test_the_audit_page_verifies_an_inclusion_proof_in_the_browser(
+        people: dict[str, Person]) -> None:
+    person = people["auditor"]
+    person.open("/audit")
+    assert person.page.locator("#checkpoint").inner_text().count("\n") >= 3
+    assert re.fullmatch(r"\S+\+[0-9a-f]{8}\+\S+", person.page.locator("#vkey").inner_text())
+    person.page.fill("#leaf", "41")
+    person.page.click("#prove button")
+    person.page.wait_for_selector("#verdict[data-verified]")
+    assert person.page.get_attribute("#verdict", "data-verified") == "true"
+    person.shot("audit-verified")
+
+    def tamper(route: Any) -> None:
+        proof = route.fetch().json()
+        proof["leaf"] = proof["leaf"].replace('"', "'", 1)
+        route.fulfill(body=json.dumps(proof), content_type="application/json")
+
+    person.page.route("**/audit/proof*", tamper)
+    try:
+        person.page.click("#prove button")
+        person.page.wait_for_function(
+            "document.getElementById('verdict').dataset.verified === 'false'")
+    finally:
+        person.page.unroute("**/audit/proof*")
+
+
+def test_the_compliance_filters_narrow_the_findings(people: dict[str, Person]) -> None:
+    person = people["admin"]
+    person.open("/compliance")
+    total = int(person.figures("main", "findings")[0])
+    person.open("/compliance?severity=block")
+    blocking = int(person.figures("main", "findings")[0])
+    assert 0 < blocking <= total
+    severities = set(person.page.eval_on_selector_all(
+        "#findings td[data-severity]", "els => els.map(e => e.dataset.severity)"))
+    assert severities == {"block"}
+    person.shot("compliance-block")
+
+
+def test_the_import_page_shows_row_errors_and_lands_nothing(people: dict[str, Person]) -> None:
+    person = people["manufacturer_1"]
+    person.open("/import")
+    bad = ("serial,product_id,lot_id,order_id,license_id,shipped_on\n"
+           "X-1,prd-0001,LOT-X,ord-000001,,2025-13-01\n")
+    person.page.set_input_files("#files", files=[
+        {"name": "shipments.csv", "mimeType": "text/csv", "buffer": bad.encode()}])
+    person.page.click("#upload button")
+    person.page.wait_for_selector("#row-errors")
+    rows = person.page.locator("#row-errors tbody tr")
+    assert rows.count() >= 1
+    assert rows.first.locator("td").first.inner_text() == "shipments.csv"
+    assert person.page.locator("#summary").count() == 0
+    person.shot("import-errors")
+
+
+def test_the_language_switch_translates_and_formats(people: dict[str, Person],
+                                                    demo: Demo) -> None:
+    person = people["anonymous"]
+    try:
+        person.open("/?lang=uk")
+        assert person.page.get_attribute("html", "lang") == "uk"
+        assert person.page.locator("nav a").first.inner_text() == "Огляд"
+        ceiling = person.page.locator(
+            "section[data-agreement='ua-us-2025'] [data-figure='ceiling']").inner_text()
+        assert ceiling == "30\u00a0000\u00a0000\u00a0000,00 USD"
+        person.open("/audit")  # the choice is remembered
+        assert person.page.get_attribute("html", "lang") == "uk"
+        person.shot("overview-uk")
+    finally:
+        person.open("/?lang=en")
+    assert person.page.get_attribute("html", "lang") == "en"
