@@ -423,3 +423,14 @@ def test_xlsx_shipments(deal: Engine, tmp_path: Path, signer: keys.Signer) -> No
     sheet.delete_rows(5)
     book.save(folder / "manifest.xlsx")
     assert run(deal, folder, signer).created["shipment"] == 3
+
+
+def test_rows_after_a_multi_line_reason_keep_their_line_numbers(
+    deal: Engine, tmp_path: Path, signer: keys.Signer
+) -> None:
+    rows = ['VZ7-2025-000001,prd-0001,rejected,"cracked arm\nsee photo",2025-10-05',
+            "VZ7-2025-000002,prd-0001,accepted,,2025-10-05",
+            "VZ7-2025-000003,prd-0001,accepted,,2025-10-5"]
+    pack = events_pack(tmp_path, shipments=shipments(vezha(3)), inspections=inspections(rows))
+    error = only(refused(deal, pack, signer))
+    assert (error.file, error.row, error.column) == ("inspections.csv", 5, "inspected_on")

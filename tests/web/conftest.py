@@ -12,14 +12,19 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from sqlalchemy import text
 from sqlalchemy.orm import Session
+from tests.api.conftest import deal, signing_key  # noqa: F401 (fixtures: officers' scopes)
+from tests.conftest import TEST_DB
 
 from dronedeal.api import create_app
 from dronedeal.cli.demo import DEMO_USERS, create_demo_users
@@ -51,8 +56,26 @@ class Demo:
     pages: dict[str, Any] = field(default_factory=dict)
 
 
-def _build(folder: Path) -> tuple[str, Path, dict[str, str]]:
-    db_url = f"sqlite:///{folder / 'demo.db'}"
+@contextmanager
+def _database(folder: Path) -> Iterator[str]:
+    """A database of the kind under test (`DRONEDEAL_TEST_DB`) for the whole session."""
+    if TEST_DB == "sqlite":
+        yield f"sqlite:///{folder / 'demo.db'}"
+        return
+    schema = f"web_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(TEST_DB)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in TEST_DB else "?"
+    try:
+        yield f"{TEST_DB}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _build(folder: Path, db_url: str) -> tuple[Path, dict[str, str]]:
     key = folder / "signing.key"
     keys.create_key(key, "dronedeal.test/demo")
     write_demo_pack(folder / "pack", scale="small")
@@ -65,14 +88,19 @@ def _build(folder: Path) -> tuple[str, Path, dict[str, str]]:
             made = create_demo_users(session)
     finally:
         engine.dispose()
-    return db_url, key, {who: made[name] for who, name in PEOPLE.items()}
+    return key, {who: made[name] for who, name in PEOPLE.items()}
 
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The small demo behind a uvicorn server in a thread, on a socket bound here."""
     assert set(PEOPLE.values()) <= set(DEMO_USERS)
-    db_url, key, tokens = _build(tmp_path_factory.mktemp("dashboard"))
+    folder = tmp_path_factory.mktemp("dashboard")
+    with _database(folder) as db_url:
+        yield from _serve(db_url, *_build(folder, db_url))
+
+
+def _serve(db_url: str, key: Path, tokens: dict[str, str]) -> Iterator[Demo]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -158,3 +186,4 @@ def people(browser: Any, demo: Demo) -> Iterator[dict[str, Person]]:
     finally:
         for context in contexts:
             context.close()
+

@@ -103,9 +103,13 @@ def test_agreement_page_shows_balances_settlement_and_months(people: dict[str, P
     for party in document["parties"]:
         assert person.figures(f"#balances tr[data-party='{party['party_id']}']",
                               "balance") == [party["balance"]]
+    today = dt.date.today().isoformat()
     for country in document["countries"]:
         assert person.figures(f"#countries tr[data-country='{country['country']}']",
                               "net") == [country["net"]]
+        # the net position over time ends today at the same figure
+        assert person.figures(f"#history tr[data-day='{today}']",
+                              f"history-{country['country']}") == [country["net"]]
     with _read(demo) as session:
         settlement = position.settlement(session=session, agreement_id="ua-us-2025",
                                          as_of=dt.date.today()).document()
@@ -131,7 +135,8 @@ def test_the_public_sees_no_withheld_data(people: dict[str, Person], demo: Demo)
         html = person.page.content()
         assert person.page.locator("#redacted").count() == 1
         for party_id, name in makers:
-            assert party_id not in html and name not in html, (path, party_id)
+            assert party_id not in html, (path, party_id)
+            assert name not in html, (path, name)
         assert not any(s in html for s in serials), path
         values = person.page.eval_on_selector_all("[data-value]",
                                                   "els => els.map(e => e.dataset.value)")
@@ -158,7 +163,8 @@ def test_a_manufacturer_cannot_reach_anothers_pages(people: dict[str, Person],
                                 .where(ShipmentRow.manufacturer_id == "ua-mfr-002"))
         mine = session.scalar(select(ShipmentRow.serial)
                               .where(ShipmentRow.manufacturer_id == "ua-mfr-001"))
-    assert theirs is not None and mine is not None
+    assert theirs is not None
+    assert mine is not None
     person.open(f"/lots?serial={theirs}")
     assert person.page.locator("#unit-missing").count() == 1
     assert person.page.locator("#unit").count() == 0
@@ -240,3 +246,19 @@ def test_the_language_switch_translates_and_formats(people: dict[str, Person],
     finally:
         person.open("/?lang=en")
     assert person.page.get_attribute("html", "lang") == "en"
+
+
+def test_pages_fit_a_phone_screen(browser: Any, demo: Demo) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844},
+                                  device_scale_factor=2, is_mobile=True)
+    try:
+        phone = Person("phone", context.new_page(), demo.url)
+        for path, name in (("/", "overview"), ("/agreements/ua-us-2025", "agreement"),
+                           ("/audit", "audit")):
+            phone.open(path)
+            overflow = phone.page.evaluate(
+                "document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} is {overflow}px wider than a phone"
+            phone.shot(name)
+    finally:
+        context.close()

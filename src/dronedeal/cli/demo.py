@@ -130,7 +130,8 @@ def _print_summary(ctx: typer.Context, summary: dict[str, Any]) -> None:
     out_console = Console()
     counts = Table(title="dronedeal demo", show_header=False)
     for name in ("agreements", "parties", "manufacturers", "products", "bom_lines", "orders",
-                 "licenses", "fx_rates", "log_leaves"):
+                 "licenses", "fx_rates", "shipments", "inspections", "case_lines",
+                 "case_deliveries", "payments", "transfers", "log_leaves"):
         counts.add_row(name.replace("_", " "), f"{summary['counts'][name]:,}")
     out_console.print(counts)
     agreements = Table(title="agreements")

@@ -287,7 +287,8 @@ def _demand(rng: random.Random, eligible: Sequence[Product], flow: Flow,
         quantity = max(1, capacity * 6 * rng.randint(5, 15) // 100)
         if quantity >= 100:
             quantity = quantity // 10 * 10
-        due_on = _month_end(rng.choice(DUE_MONTHS[6:]))
+        # Demand looks ahead: due in 2027, so that `allocate` run today has months to plan.
+        due_on = _month_end(dt.date(2027, rng.randint(3, 12), 1))
         max_price = ""
         if rng.random() < 0.5:
             usd = sorted(convert_on(p.unit_price, p.currency, "USD", priced_on) for p in products)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from dronedeal.core.fx import RateTable
 from dronedeal.core.money import format_amount
 from dronedeal.services.position import ceiling_used, load_agreement
-from dronedeal.store import master
+from dronedeal.store import events, ledger, master
 
 
 def ordered_value(session: Session, agreement_id: str) -> tuple[int, str]:
@@ -28,6 +28,7 @@ def ordered_value(session: Session, agreement_id: str) -> tuple[int, str]:
 def deal_summary(session: Session) -> dict[str, Any]:
     """Counts of every master table and the agreements' headline figures."""
     counts = master.counts(session)
+    event_counts = events.counts(session)
     manufacturers = session.scalar(
         select(func.count()).select_from(master.PartyRow)
         .where(master.PartyRow.kind == "manufacturer")) or 0
@@ -50,6 +51,12 @@ def deal_summary(session: Session) -> dict[str, Any]:
             "manufacturers": manufacturers, "products": counts["product"],
             "bom_lines": counts["bom_line"], "orders": counts["order"],
             "licenses": counts["license"], "fx_rates": counts["fx_rate"],
+            "shipments": event_counts["shipment"],
+            "inspections": event_counts["inspection"],
+            "case_lines": event_counts["case_line"],
+            "case_deliveries": event_counts["case_delivery"],
+            "payments": event_counts["payment"],
+            "transfers": ledger.count_transfers(session),
             "log_leaves": tree_size(session),
         },
         "agreements": agreements,

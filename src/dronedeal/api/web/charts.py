@@ -22,6 +22,8 @@ HEIGHT: Final = 220
 MARGIN: Final = 28
 #: bars drawn at most; a longer series keeps its latest groups
 MAX_GROUPS: Final = 48
+#: x labels drawn at most
+MAX_LABELS: Final = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ def grouped_bars(series: Sequence[str], groups: Sequence[Group], *, table_id: st
     inner_h = HEIGHT - 2 * MARGIN
     step = inner_w / max(len(shown), 1)
     bar = max(step * 0.8 / max(len(series), 1), 1.0)
+    every = -(-len(shown) // MAX_LABELS) or 1  # label every n-th group so labels never overlap
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'aria-labelledby="{escape(table_id)}-title" '
              f'preserveAspectRatio="xMidYMid meet">',
@@ -57,7 +60,7 @@ def grouped_bars(series: Sequence[str], groups: Sequence[Group], *, table_id: st
                 f'<rect x="{x0 + j * bar:.1f}" y="{HEIGHT - MARGIN - h:.1f}" '
                 f'width="{bar:.1f}" height="{h:.1f}" fill="{PALETTE[j % len(PALETTE)]}">'
                 f'<title>{escape(group.label)} · {escape(series[j])}: {value:,}</title></rect>')
-        if len(shown) <= 12 or i % max(len(shown) // 12, 1) == 0:
+        if i % every == 0:
             parts.append(f'<text x="{x0:.1f}" y="{HEIGHT - MARGIN + 14}" class="axis">'
                          f'{escape(group.label)}</text>')
     for j, name in enumerate(series):
@@ -93,3 +96,43 @@ def share_bar(part: int, whole: int, *, label: str) -> Markup:
         f'<svg class="bar" viewBox="0 0 {width} 12" role="img" aria-label="{escape(label)}">'
         f'<rect x="0" y="0" width="{width}" height="12" fill="#e2e8f0"/>'
         f'<rect x="0" y="0" width="{filled}" height="12" fill="{colour}"/></svg>')
+
+
+def lines(series: Sequence[str], groups: Sequence[Group], *, table_id: str,
+          title: str) -> Markup:
+    """One line per series over the x labels, around a zero line (values may be
+    negative: a balance owed)."""
+    assert all(len(g.values) == len(series) for g in groups), "one value per series"
+    shown = list(groups)[-MAX_GROUPS:]
+    values = [0, *(v for g in shown for v in g.values)]
+    high, low = max(values), min(values)
+    span = (high - low) or 1
+    inner_w = WIDTH - 2 * MARGIN
+    inner_h = HEIGHT - 2 * MARGIN
+    step = inner_w / max(len(shown) - 1, 1)
+    every = -(-len(shown) // MAX_LABELS) or 1
+
+    def y(value: int) -> float:
+        return MARGIN + inner_h * (high - value) / span
+
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+             f'aria-labelledby="{escape(table_id)}-title" '
+             f'preserveAspectRatio="xMidYMid meet">',
+             f'<title id="{escape(table_id)}-title">{escape(title)}</title>',
+             f'<line x1="{MARGIN}" y1="{y(0):.1f}" x2="{WIDTH - MARGIN}" y2="{y(0):.1f}" '
+             f'stroke="#888"/>']
+    for j, name in enumerate(series):
+        points = " ".join(f"{MARGIN + i * step:.1f},{y(g.values[j]):.1f}"
+                          for i, g in enumerate(shown))
+        colour = PALETTE[j % len(PALETTE)]
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                     f'points="{points}"><title>{escape(name)}</title></polyline>')
+        parts.append(f'<rect x="{MARGIN + 150 * j}" y="{HEIGHT - 10}" width="10" height="10" '
+                     f'fill="{colour}"/><text x="{MARGIN + 150 * j + 14}" y="{HEIGHT - 1}" '
+                     f'class="axis">{escape(name)}</text>')
+    for i, group in enumerate(shown):
+        if i % every == 0:
+            parts.append(f'<text x="{MARGIN + i * step:.1f}" y="{HEIGHT - MARGIN + 14}" '
+                         f'class="axis">{escape(group.label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

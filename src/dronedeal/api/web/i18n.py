@@ -64,6 +64,7 @@ UK: Final[dict[str, str]] = {
     "Net by country": "Сальдо за країнами",
     "Deliveries per month": "Поставки за місяцями",
     "Month": "Місяць",
+    "Net position over time": "Чиста позиція в часі",
     "Payments": "Платежі",
     "Payer": "Платник",
     "Payee": "Отримувач",

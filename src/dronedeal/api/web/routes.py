@@ -83,11 +83,20 @@ def _page(request: Request, name: str, build: Callable[[Session, User | None], d
 AsOf = Annotated[dt.date | None, Query()]
 
 
+def _figures(request: Request) -> views.Figures:
+    """The app's cache of computed reports (made on first use)."""
+    state = request.app.state
+    found: views.Figures | None = getattr(state, "web_figures", None)
+    if found is None:
+        found = state.web_figures = views.Figures()
+    return found
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, as_of: AsOf = None) -> HTMLResponse:
     day = as_of or dt.date.today()
     return _page(request, "overview.html", lambda db, viewer: {
-        "cards": views.overview(db, viewer, day), "as_of": day})
+        "cards": views.overview(db, viewer, day, _figures(request)), "as_of": day})
 
 
 @router.get("/agreements/{agreement_id}", response_class=HTMLResponse)
@@ -95,13 +104,19 @@ def agreement(request: Request, agreement_id: str, as_of: AsOf = None) -> HTMLRe
     day = as_of or dt.date.today()
 
     def build(db: Session, viewer: User | None) -> dict[str, Any]:
-        page = views.agreement_page(db, viewer, agreement_id, day)
+        page = views.agreement_page(db, viewer, agreement_id, day, _figures(request))
+        lang = session.language(request)
+        fmt = Formats(lang)
         flows = [f.flow_id for f in page.agreement.flows]
         chart = charts.grouped_bars(
-            flows, [charts.Group(Formats(session.language(request)).month(m.month), m.units)
-                    for m in page.months], table_id="months",
-            title=translate("Deliveries per month", session.language(request)))
-        return {"page": page, "as_of": day, "flows": flows, "chart": chart}
+            flows, [charts.Group(fmt.month(m.month), m.units) for m in page.months],
+            table_id="months", title=translate("Deliveries per month", lang))
+        history = None if page.history is None else charts.lines(
+            page.history.countries,
+            [charts.Group(fmt.month(day), nets) for day, nets in page.history.points],
+            table_id="history", title=translate("Net position over time", lang))
+        return {"page": page, "as_of": day, "flows": flows, "chart": chart,
+                "history_chart": history}
 
     return _page(request, "agreement.html", build)
 

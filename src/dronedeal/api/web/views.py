@@ -11,18 +11,19 @@ or a unit price. Listings read at most `MAX_ROWS` records per page.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy.orm import Session
 
 from dronedeal.core.fx import RateTable
 from dronedeal.core.money import parse_amount
-from dronedeal.core.position import Batch, Position, Settlement
+from dronedeal.core.position import FUND_KIND, Batch, Position, Settlement
 from dronedeal.core.records import Agreement
-from dronedeal.services import access, audit, position
+from dronedeal.services import access, audit, ledger, position
 from dronedeal.services.users import User
 from dronedeal.store import log, master, reports
 
@@ -30,6 +31,42 @@ from dronedeal.store import log, master, reports
 MAX_ROWS: Final = 500
 #: pages a whole-scope aggregate (suppliers, payments) reads at most
 MAX_PAGES: Final = 200
+#: month ends the net-position history shows at most (the latest ones)
+MAX_MONTHS: Final = 36
+
+
+_T = TypeVar("_T")
+
+
+class Figures:
+    """Reports already computed, keyed by what they depend on and the log's tree size.
+
+    Every record that changes a figure (master data, events, transfers) is a log leaf,
+    so a report computed at one tree size is valid until the log grows; a key holds the
+    tree size and a grown log simply misses. Holds at most `capacity` reports (least
+    recently used go first); shared by the app's request threads.
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        assert capacity > 0
+        self.capacity = capacity
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, key: tuple[Hashable, ...],
+            compute: Callable[[], _T]) -> _T:
+        full = (log.tree_size(session), *key)
+        with self._lock:
+            if full in self._items:
+                self._items.move_to_end(full)
+                found: _T = self._items[full]
+                return found
+        value = compute()
+        with self._lock:
+            self._items[full] = value
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return value
 
 
 def deal_office(viewer: User | None) -> bool:
@@ -65,9 +102,15 @@ class AgreementCard:
     position: Position
 
 
-def overview(session: Session, viewer: User | None, as_of: dt.date) -> list[AgreementCard]:
-    return [AgreementCard(a, position.position(session=session,
-                                               agreement_id=a.agreement_id, as_of=as_of))
+def _position(session: Session, figures: Figures, agreement_id: str,
+              as_of: dt.date) -> Position:
+    return figures.get(session, ("position", agreement_id, as_of), lambda: position.position(
+        session=session, agreement_id=agreement_id, as_of=as_of))
+
+
+def overview(session: Session, viewer: User | None, as_of: dt.date,
+             figures: Figures) -> list[AgreementCard]:
+    return [AgreementCard(a, _position(session, figures, a.agreement_id, as_of))
             for a in visible_agreements(session, viewer)]
 
 
@@ -80,11 +123,21 @@ class MonthRow:
     values: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class NetHistory:
+    """Net balance per country (funds apart) at each month end, the last one `as_of`."""
+
+    countries: tuple[str, ...]
+    #: (day, net per country in `countries` order, minor units)
+    points: list[tuple[dt.date, tuple[int, ...]]]
+
+
 @dataclass
 class AgreementPage:
     agreement: Agreement
     position: Position
     months: list[MonthRow]
+    history: NetHistory | None = None
     party_names: dict[str, str] = field(default_factory=dict)
     settlement: Settlement | None = None
     payments: list[dict[str, Any]] = field(default_factory=list)
@@ -113,8 +166,36 @@ def deliveries_by_month(session: Session, agreement: Agreement,
     return [MonthRow(m, tuple(units[m]), tuple(values[m])) for m in sorted(units)]
 
 
+def month_ends(start: dt.date, end: dt.date) -> list[dt.date]:
+    """The last day of each month from `start`'s month to `end`'s; the last is `end`."""
+    days: list[dt.date] = []
+    month = _month(start)
+    while month <= end:
+        following = (month + dt.timedelta(days=32)).replace(day=1)
+        days.append(min(following - dt.timedelta(days=1), end))
+        month = following
+    return days[-MAX_MONTHS:]
+
+
+def net_history(session: Session, agreement: Agreement, as_of: dt.date) -> NetHistory:
+    """The ledger's net per country at each month end since the agreement was signed."""
+    days = month_ends(agreement.signed_on, as_of)
+    snapshots = [ledger.balances(session, agreement.agreement_id, day) for day in days]
+    profiles = reports.party_profiles(session, {p for snap in snapshots for p in snap})
+    countries = sorted({country for country, kind in profiles.values() if kind != FUND_KIND})
+    points = []
+    for day, snapshot in zip(days, snapshots, strict=True):
+        nets = dict.fromkeys(countries, 0)
+        for party_id, balance in snapshot.items():
+            country, kind = profiles.get(party_id, ("", ""))
+            if kind != FUND_KIND and country in nets:
+                nets[country] += balance
+        points.append((day, tuple(nets[c] for c in countries)))
+    return NetHistory(tuple(countries), points)
+
+
 def agreement_page(session: Session, viewer: User | None, agreement_id: str,
-                   as_of: dt.date) -> AgreementPage:
+                   as_of: dt.date, figures: Figures) -> AgreementPage:
     """The agreement: the deal office's full page, or everyone else's aggregates."""
     if deal_office(viewer):
         agreement = access.require_agreement(session, viewer, agreement_id, "reports")
@@ -125,12 +206,16 @@ def agreement_page(session: Session, viewer: User | None, agreement_id: str,
             raise access.NotVisibleError(f"no agreement {agreement_id!r}")
         agreement = found
     page = AgreementPage(
-        agreement, position.position(session=session, agreement_id=agreement_id, as_of=as_of),
-        deliveries_by_month(session, agreement, as_of))
+        agreement, _position(session, figures, agreement_id, as_of),
+        figures.get(session, ("months", agreement_id, as_of),
+                    lambda: deliveries_by_month(session, agreement, as_of)))
     if deal_office(viewer):
         page.party_names = {p.party_id: p.name for p in master.load_parties(session)}
-        page.settlement = position.settlement(session=session, agreement_id=agreement_id,
-                                              as_of=as_of)
+        page.history = figures.get(session, ("history", agreement_id, as_of),
+                                   lambda: net_history(session, agreement, as_of))
+        page.settlement = figures.get(
+            session, ("settlement", agreement_id, as_of), lambda: position.settlement(
+                session=session, agreement_id=agreement_id, as_of=as_of))
         page.payments = sorted(
             (p for p in _every(lambda **kw: access.list_payments(session, viewer, **kw))
              if p["agreement_id"] == agreement_id and p["paid_on"] <= as_of.isoformat()),
