@@ -164,13 +164,13 @@ def licenses(request: Request) -> HTMLResponse:
 @router.get("/suppliers", response_class=HTMLResponse)
 def suppliers(request: Request) -> HTMLResponse:
     return _page(request, "suppliers.html", lambda db, viewer: {
-        "lines": views.suppliers_page(db, viewer)})
+        "lines": views.suppliers_page(db, viewer, _figures(request))})
 
 
 @router.get("/suppliers/{party_id}", response_class=HTMLResponse)
 def supplier(request: Request, party_id: str) -> HTMLResponse:
     return _page(request, "supplier.html", lambda db, viewer: {
-        "page": views.supplier_page(db, viewer, party_id)})
+        "page": views.supplier_page(db, viewer, party_id, _figures(request))})
 
 
 @router.get("/lots", response_class=HTMLResponse)

@@ -315,10 +315,18 @@ class SupplierLine:
         return self.accepted + self.rejected
 
 
-def suppliers_page(session: Session, viewer: User | None) -> list[SupplierLine]:
+def suppliers_page(session: Session, viewer: User | None,
+                   figures: Figures | None = None) -> list[SupplierLine]:
     """Manufacturers the viewer reads (a manufacturer: itself), with capacity, orders and
-    acceptance, all from scoped listings."""
+    acceptance, all from scoped listings (cached per scope: role and party)."""
     user = access.require(viewer, "orders")
+    if figures is not None:
+        return figures.get(session, ("suppliers", user.role, user.party_id),
+                           lambda: _supplier_lines(session, user))
+    return _supplier_lines(session, user)
+
+
+def _supplier_lines(session: Session, user: User) -> list[SupplierLine]:
     lines: dict[str, SupplierLine] = {}
     for party in _every(lambda **kw: access.list_parties(session, user, **kw)):
         if party["kind"] == "manufacturer":
@@ -352,9 +360,11 @@ class SupplierPage:
     orders: list[dict[str, Any]]
 
 
-def supplier_page(session: Session, viewer: User | None, party_id: str) -> SupplierPage:
+def supplier_page(session: Session, viewer: User | None, party_id: str,
+                  figures: Figures | None = None) -> SupplierPage:
     """One manufacturer; another manufacturer's page is NotVisible, like a missing one."""
-    found = next((s for s in suppliers_page(session, viewer) if s.party_id == party_id), None)
+    found = next((s for s in suppliers_page(session, viewer, figures)
+                  if s.party_id == party_id), None)
     if found is None:
         raise access.NotVisibleError(f"no supplier {party_id!r} you may read")
     products = [p for p in _every(lambda **kw: access.list_products(session, viewer, **kw))
