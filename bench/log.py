@@ -74,16 +74,14 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def floor_insert(engine: Engine, rows: list[tuple[int, str, str, bytes]]) -> float:
+def floor_insert(engine: Engine, rows: list[tuple[int, str, str]]) -> float:
     """The same rows written by the database's plain bulk path, nothing else."""
     with engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE floor_leaf (idx BIGINT PRIMARY KEY, "
-                                   "kind VARCHAR(32) NOT NULL, leaf TEXT NOT NULL, "
-                                   "leaf_hash BYTEA NOT NULL)"
+                                   "kind VARCHAR(32) NOT NULL, leaf TEXT NOT NULL)"
                                    if engine.dialect.name == "postgresql" else
                                    "CREATE TABLE floor_leaf (idx INTEGER PRIMARY KEY, "
-                                   "kind VARCHAR(32) NOT NULL, leaf TEXT NOT NULL, "
-                                   "leaf_hash BLOB NOT NULL)")
+                                   "kind VARCHAR(32) NOT NULL, leaf TEXT NOT NULL)")
     start = time.perf_counter()
     for low in range(0, len(rows), BATCH):
         batch = rows[low : low + BATCH]
@@ -91,11 +89,11 @@ def floor_insert(engine: Engine, rows: list[tuple[int, str, str, bytes]]) -> flo
             if engine.dialect.name == "postgresql":
                 raw: Any = connection.connection.driver_connection
                 with raw.cursor() as cursor, cursor.copy(
-                        "COPY floor_leaf (idx, kind, leaf, leaf_hash) FROM STDIN") as copy:
+                        "COPY floor_leaf (idx, kind, leaf) FROM STDIN") as copy:
                     for row in batch:
                         copy.write_row(row)
             else:
-                connection.exec_driver_sql("INSERT INTO floor_leaf VALUES (?, ?, ?, ?)", batch)
+                connection.exec_driver_sql("INSERT INTO floor_leaf VALUES (?, ?, ?)", batch)
     return time.perf_counter() - start
 
 
@@ -111,8 +109,7 @@ def run(db: str, url: str, *, proofs: int, leaves: list[tuple[str, str]],
     sha_seconds, hashes = timed(hash_all)
     emit(bench="log.floor.sha256", db=db, n=n, seconds=round(sha_seconds, 3),
          per_s=round(n / sha_seconds))
-    rows = [(i, kind, leaf, digest) for i, ((kind, leaf), digest)
-            in enumerate(zip(leaves, hashes, strict=True))]
+    rows = [(i, kind, leaf) for i, (kind, leaf) in enumerate(leaves)]
     floor_seconds = floor_insert(engine, rows)
     emit(bench="log.append.floor", db=db, n=n, seconds=round(floor_seconds, 3),
          per_s=round(n / floor_seconds))

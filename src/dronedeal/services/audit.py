@@ -3,10 +3,10 @@
 Every function takes a `Session` and leaves the transaction to its caller: services
 never commit. Invariants (SPEC §3.3, §6):
 
-- `append_leaves` adds a batch as consecutive leaves, stores their hashes and every
-  Merkle node they complete, and signs ONE checkpoint for the new size, all in the
-  caller's transaction; appenders are serialized by `store.log.lock_for_append`, so
-  concurrent writers queue and never interleave indices.
+- `append_leaves` adds a batch as consecutive leaves, stores every Merkle node they
+  complete (level 0 of the tiles holds the leaf hashes), and signs ONE checkpoint for
+  the new size, all in the caller's transaction; appenders are serialized by
+  `store.log.lock_for_append`, so concurrent writers queue and never interleave indices.
 - Proofs are RFC 9162 proofs read from stored nodes (O(log n) tiles); their JSON shape
   is SPEC §6's, hashes in standard base64. A proof's root is the signed checkpoint's
   root when one exists at that size.
@@ -129,7 +129,7 @@ def append_leaves(session: Session, leaves: Sequence[tuple[str, str]],
     extension = merkle.extend(log.right_edge(size, tiles), b"".join(hashes))
     new_size = extension.edge.size
     assert new_size == size + len(leaves)
-    log.insert_leaves(session, size, leaves, hashes)
+    log.insert_leaves(session, size, leaves)
     log.write_nodes(session, size, extension.runs, tiles)
     root = extension.edge.root()
     signed = note.sign_note(note.Checkpoint(signer.name, new_size, root).body(), signer)
@@ -224,7 +224,7 @@ def entries(session: Session, start: int = 0, stop: int | None = None
             batch_stop = min(stop, batch_start + ENTRIES_BATCH)
             rows = log.leaves_between(session, batch_start, batch_stop)
             assert len(rows) == batch_stop - batch_start, "leaves have no gaps"
-            for index, _kind, leaf, _digest in rows:
+            for index, _kind, leaf in rows:
                 yield {"index": index, "leaf": leaf}
 
     return stream()
@@ -272,7 +272,7 @@ class _Verifier:
 
     def chunk(self, start: int, stop: int) -> None:
         rows = log.leaves_between(self.session, start, stop)
-        hashes = [sha256(b"\x00" + leaf.encode()).digest() for _, _, leaf, _ in rows]
+        hashes = [sha256(b"\x00" + leaf.encode()).digest() for _, _, leaf in rows]
         joined = b"".join(hashes)
         bad: list[tuple[int, str]] = []
         if len(rows) != stop - start:  # indices are unique and sorted: a gap shortens the batch
@@ -281,10 +281,6 @@ class _Verifier:
             bad.append((missing, f"leaf {missing} is missing"))
             rows = [row for row in rows if row[0] < missing]
             hashes = hashes[: len(rows)]
-        if hashes != [row[3] for row in rows]:
-            index = next(row[0] for row, digest in zip(rows, hashes, strict=True)
-                         if digest != row[3])
-            bad.append((index, f"leaf {index}: its text does not hash to its stored leaf_hash"))
         bad.extend(self.kind_checks(rows))
         bad.extend(self.leaf_tiles(start, joined[: len(hashes) * merkle.HASH_SIZE]))
         first_bad = min(bad) if bad else None
@@ -308,11 +304,11 @@ class _Verifier:
         self.edge = extension.edge
         return [run for run in extension.runs if run.level > 0]
 
-    def kind_checks(self, rows: Sequence[tuple[int, str, str, bytes]]
+    def kind_checks(self, rows: Sequence[tuple[int, str, str]]
                     ) -> list[tuple[int, str]]:
         found: list[tuple[int, str]] = []
         for kind, checks in self.checks.items():
-            items = [(index, leaf) for index, row_kind, leaf, _ in rows if row_kind == kind]
+            items = [(index, leaf) for index, row_kind, leaf in rows if row_kind == kind]
             if not items:
                 continue
             for check in checks:

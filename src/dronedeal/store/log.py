@@ -75,17 +75,16 @@ class LogLeaf(Base):
     __tablename__ = "log_leaf"
     __table_args__ = (
         CheckConstraint("idx >= 0", name="idx_nonnegative"),
-        CheckConstraint("length(leaf_hash) = 32", name="leaf_hash_size"),
     )
 
     #: position in the log, 0-based, without gaps
     idx: Mapped[int] = mapped_column(_INDEX, primary_key=True, autoincrement=False)
     #: what the event is ("party", "transfer", …)
     kind: Mapped[str] = mapped_column(String(KIND_LENGTH))
-    #: RFC 8785 canonical JSON; its UTF-8 bytes are what is hashed
+    #: RFC 8785 canonical JSON; its UTF-8 bytes are what is hashed. The leaf hash itself
+    #: is not repeated here: level 0 of `merkle_tile` holds it, and `verify` recomputes it
+    #: from this text (storing it twice cost a third of the append).
     leaf: Mapped[str] = mapped_column(Text)
-    #: SHA-256(0x00 ‖ UTF-8 of leaf)
-    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(HASH_SIZE))
 
 
 class MerkleTile(Base):
@@ -166,29 +165,27 @@ def _mark_appended(session: Session) -> None:
     session.info[_APPENDED] = session.get_transaction()
 
 
-def insert_leaves(session: Session, first_index: int, leaves: Sequence[tuple[str, str]],
-                  hashes: Sequence[bytes]) -> None:
-    """Write leaves first_index, first_index+1, … (kind, canonical JSON) with their hashes.
+def insert_leaves(session: Session, first_index: int, leaves: Sequence[tuple[str, str]]
+                  ) -> None:
+    """Write leaves first_index, first_index+1, … (kind, canonical JSON).
 
     The bulk path of the log: `executemany` on SQLite, `COPY` on PostgreSQL.
     """
-    assert len(leaves) == len(hashes), "one hash per leaf"
     _mark_appended(session)
-    rows = [(first_index + offset, kind, leaf, digest)
-            for offset, ((kind, leaf), digest) in enumerate(zip(leaves, hashes, strict=True))]
+    rows = [(first_index + offset, kind, leaf) for offset, (kind, leaf) in enumerate(leaves)]
     dialect = _dialect(session)
     if dialect == "sqlite":
         session.connection().exec_driver_sql(
-            "INSERT INTO log_leaf (idx, kind, leaf, leaf_hash) VALUES (?, ?, ?, ?)", rows)
+            "INSERT INTO log_leaf (idx, kind, leaf) VALUES (?, ?, ?)", rows)
     elif dialect == "postgresql":
         raw: Any = session.connection().connection.driver_connection
         with raw.cursor() as cursor, cursor.copy(
-                "COPY log_leaf (idx, kind, leaf, leaf_hash) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "varchar", "text", "bytea"])
+                "COPY log_leaf (idx, kind, leaf) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "varchar", "text"])
             for row in rows:
                 copy.write_row(row)
     else:
-        session.execute(insert(LEAF), [dict(zip(("idx", "kind", "leaf", "leaf_hash"), row,
+        session.execute(insert(LEAF), [dict(zip(("idx", "kind", "leaf"), row,
                                                 strict=True)) for row in rows])
 
 
@@ -344,13 +341,13 @@ def leaf_text(session: Session, index: int) -> str | None:
     return value
 
 
-_LEAVES_SQL: Final = ("SELECT idx, kind, leaf, leaf_hash FROM log_leaf "
+_LEAVES_SQL: Final = ("SELECT idx, kind, leaf FROM log_leaf "
                       "WHERE idx >= {} AND idx < {} ORDER BY idx")
 
 
 def leaves_between(session: Session, start: int, stop: int
-                   ) -> list[tuple[int, str, str, bytes]]:
-    """(index, kind, leaf, leaf_hash) of the leaves start <= index < stop, by index: a
+                   ) -> list[tuple[int, str, str]]:
+    """(index, kind, leaf) of the leaves start <= index < stop, by index: a
     bounded batch, read by primary-key range on either database."""
     return _fetch(session, _LEAVES_SQL, (start, stop))
 

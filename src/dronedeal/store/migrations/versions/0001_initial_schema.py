@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 14:17:07.236724
+Create Date: 2026-11-25 14:32:28.825511
 """
 
 from __future__ import annotations
@@ -63,9 +63,7 @@ def upgrade() -> None:
     sa.Column('idx', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('leaf', sa.Text(), nullable=False),
-    sa.Column('leaf_hash', sa.LargeBinary(length=32), nullable=False),
     sa.CheckConstraint('idx >= 0', name=op.f('ck_log_leaf_idx_nonnegative')),
-    sa.CheckConstraint('length(leaf_hash) = 32', name=op.f('ck_log_leaf_leaf_hash_size')),
     sa.PrimaryKeyConstraint('idx', name=op.f('pk_log_leaf'))
     )
     op.create_table('merkle_tile',
