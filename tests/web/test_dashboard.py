@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -31,8 +33,14 @@ REFUSED = {
 }
 
 
-def _read(demo: Demo) -> Session:
-    return Session(make_engine(demo.db_url))
+@contextmanager
+def _read(demo: Demo) -> Iterator[Session]:
+    engine = make_engine(demo.db_url)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _positions(demo: Demo) -> dict[str, dict[str, Any]]:
@@ -240,9 +248,9 @@ def test_the_language_switch_translates_and_formats(people: dict[str, Person],
         ceiling = person.page.locator(
             "section[data-agreement='ua-us-2025'] [data-figure='ceiling']").inner_text()
         assert ceiling == "30\u00a0000\u00a0000\u00a0000,00 USD"
+        person.shot("overview-uk")
         person.open("/audit")  # the choice is remembered
         assert person.page.get_attribute("html", "lang") == "uk"
-        person.shot("overview-uk")
     finally:
         person.open("/?lang=en")
     assert person.page.get_attribute("html", "lang") == "en"

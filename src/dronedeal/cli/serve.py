@@ -1,4 +1,4 @@
-"""`dronedeal serve`: the REST API (and, when it lands, the dashboard) under uvicorn, on
+"""`dronedeal serve`: the REST API and the web dashboard under uvicorn, on
 the database of `--db` and the signing key of `--key`."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 14:32:28.825511
+Create Date: 2026-11-25 14:38:00.081277
 """
 
 from __future__ import annotations
