@@ -111,3 +111,7 @@ def test_demo_prints_a_summary(cli, tmp_path: Path, monkeypatch) -> None:  # typ
     assert counts["licenses"] > 0
     assert {a["agreement_id"] for a in summary["agreements"]} >= {"ua-us-2025", "dk-ua-2025"}
     assert (tmp_path / "demo-pack" / "parties.csv").exists()
+    allocation = summary["allocation"]  # the demo shows an allocation of its demand file
+    assert allocation["orders"] > 0
+    assert allocation["suppliers"] > 1
+    assert allocation["unmet"] == []

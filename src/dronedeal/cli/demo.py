@@ -7,6 +7,7 @@ for a state); the deal office is seen through the admin and the auditor.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from enum import StrEnum
@@ -95,12 +96,37 @@ def demo(
                         completed=1, total=1)
     with transaction(ctx) as session:
         summary = deal_summary(session)
+        summary["allocation"] = _demo_allocation(session, out / "inputs" / "demand.csv")
     if output is OutputFormat.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         _print_summary(ctx, summary)
     if serve:
         _serve(ctx, host, port, quiet_stdout=output is OutputFormat.json)
+
+
+DEMO_AGREEMENT, DEMO_FLOW = "ua-us-2025", "drones-to-us"
+
+
+def _demo_allocation(session: Session, demand: Path) -> dict[str, Any]:
+    """Allocate the demo's demand file across the US flow's makers on the day after the
+    demo deal's `AS_OF` (so the same seed gives the same proposal whatever today is; a
+    proposal: nothing is written), and summarise it."""
+    from dronedeal.demo.events import AS_OF
+    from dronedeal.services.allocation import allocate, find_flow, read_demand
+
+    agreement, flow = find_flow(session, agreement_id=DEMO_AGREEMENT, flow_id=DEMO_FLOW)
+    lines = read_demand(demand, flow=flow, currency=agreement.currency)
+    result = allocate(session, agreement_id=DEMO_AGREEMENT, flow_id=DEMO_FLOW, demand=lines,
+                      on=AS_OF + dt.timedelta(days=1)).result
+    document = result.as_json()
+    return {"agreement_id": DEMO_AGREEMENT, "flow_id": DEMO_FLOW, "demand": str(demand),
+            "on": (AS_OF + dt.timedelta(days=1)).isoformat(),
+            "currency": document["currency"], "total_cost": document["total_cost"],
+            "orders": len(document["orders"]),
+            "units": sum(o.quantity for o in result.orders),
+            "suppliers": len({o.supplier_id for o in result.orders}),
+            "unmet": document["unmet"]}
 
 
 def _serve(ctx: typer.Context, host: str, port: int, *, quiet_stdout: bool) -> None:
@@ -142,4 +168,13 @@ def _print_summary(ctx: typer.Context, summary: dict[str, Any]) -> None:
         agreements.add_row(a["agreement_id"], a["currency"], a["ceiling"], a["ordered"],
                            ", ".join(a["flows"]))
     out_console.print(agreements)
+    allocation = summary["allocation"]
+    unmet = sum(u["units"] for u in allocation["unmet"])
+    out_console.print(
+        f"allocation of {allocation['demand']} on {allocation['flow_id']} "
+        f"as of {allocation['on']}: "
+        f"{allocation['units']:,} units in {allocation['orders']} proposed orders across "
+        f"{allocation['suppliers']} suppliers, {allocation['total_cost']} "
+        f"{allocation['currency']}" + (f"; {unmet:,} units unmet" if unmet else "")
+        + " (a proposal: `dronedeal allocate … --out FILE` writes the orders to import)")
     out_console.print(f"database: {engine_of(ctx).url.render_as_string()}")
