@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import random
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from benchkit import emit, postgres_database, sqlite_database
 from dronedeal.core.allocation import DemandLine, add_months, month_start
 from dronedeal.core.records import Agreement, BomLine, Flow, FxRate, Order, Party, Product
 from dronedeal.services.allocation import allocate
@@ -45,10 +41,6 @@ CATEGORIES = ("uas.small", "uas.tactical", "uas.long_range", "uas.interceptor", 
 ON = dt.date(2026, 1, 15)
 FLOW = Flow("drones-to-us", "us-dod", "us-dod", "UA", True,
             ("uas.*", "cuas", "training", "tech_transfer"), ("us-uas-supply-chain",))
-
-
-def emit(**figures: Any) -> None:
-    print(json.dumps(figures), flush=True)
 
 
 def month_end(first: dt.date) -> dt.date:
@@ -114,26 +106,6 @@ def demand(rng: random.Random, data: dict[str, list[Any]], lines: int) -> list[D
 def _cap(category: str) -> int:
     return {"uas.small": 48_000, "uas.tactical": 1_100_000, "uas.long_range": 11_000_000,
             "uas.interceptor": 360_000, "cuas": 3_000_000}[category]
-
-
-@contextmanager
-def sqlite_database(folder: Path) -> Iterator[str]:
-    yield f"sqlite:///{folder / 'bench.db'}"
-
-
-@contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def run(url: str, database: str, lines: int, seed: int) -> None:

@@ -28,14 +28,12 @@ import random
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, insert
 
+from benchkit import postgres_database
 from dronedeal.core.records import Agreement, Flow
 from dronedeal.rules import builtin_library
 from dronedeal.services.compliance import check
@@ -150,21 +148,6 @@ def run(db: str, engine: Engine, products: int, lines: int) -> None:
     found = sum(len(f) for _, f in library.get(RULESET).evaluate(subjects))
     emit(db="memory", phase="rule engine alone", products=products, bom_lines=bom_lines,
          findings=found, seconds=round(time.perf_counter() - started, 3))
-
-
-@contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,17 +13,16 @@ The budget is SPEC §11's: the agreement page within 300 ms at 1M units.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from benchkit import emit
 from dronedeal.api import create_app
 from dronedeal.cli.demo import create_demo_users
 from dronedeal.demo.generator import write_demo_pack
@@ -36,10 +35,6 @@ PAGES = ("/", "/agreements/ua-us-2025", "/audit", "/compliance", "/licenses", "/
          "/lots", "/lots?serial=FR8-2025-000001", "/import")
 ROLES = {"anonymous": None, "admin": "demo-admin", "manufacturer": "demo-manufacturer-1",
          "inspector": "demo-inspector"}
-
-
-def emit(**figures: Any) -> None:
-    print(json.dumps(figures), flush=True)
 
 
 def build(folder: Path, scale: str) -> tuple[str, Path]:

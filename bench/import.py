@@ -22,20 +22,17 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import json
 import resource
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from benchkit import emit, postgres_database
 from dronedeal.services import keys
 from dronedeal.services.importer import import_pack
 from dronedeal.store.db import make_engine
@@ -66,10 +63,6 @@ AGREEMENT = """- agreement_id: ua-us-2025
     contributions:
       - {flow_id: drones-to-us, payer_id: us-dod, share: "0.05"}
 """
-
-
-def emit(**figures: Any) -> None:
-    print(json.dumps(figures), flush=True)
 
 
 def peak_rss_mb() -> float:
@@ -130,21 +123,6 @@ def write_packs(folder: Path, n: int) -> tuple[Path, Path, Path]:
                                  "motor vibration above limit" if rejected else "",
                                  (shipped_on + dt.timedelta(days=3 + lot % 5)).isoformat()))
     return master, shipped, inspected
-
-
-@contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 FLOOR_TABLES = {

@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from benchkit import emit, postgres_database
 from dronedeal.core.ledger import ACCEPTANCE, PAYMENT, Transfer
 from dronedeal.services import keys
 from dronedeal.services.ledger import post_transfers
@@ -40,10 +37,6 @@ from dronedeal.store.schema import create_schema
 BATCH = 8190
 PARTIES = [f"party-{p:03d}" for p in range(64)]
 START = dt.date(2025, 8, 1)
-
-
-def emit(**figures: Any) -> None:
-    print(json.dumps(figures), flush=True)
 
 
 def make_batch(low: int, high: int) -> list[Transfer]:
@@ -68,21 +61,6 @@ def _row(transfer: Transfer) -> tuple[Any, ...]:
             transfer.credit_party, transfer.amount, transfer.currency,
             transfer.original_amount, transfer.original_currency, transfer.event_date,
             transfer.reference, transfer.reverses)
-
-
-@contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def create_floor_table(engine: Engine) -> None:

@@ -12,31 +12,25 @@ rows (hashes precomputed) and SHA-256 of the leaves alone. Prints JSON lines.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from benchkit import emit, postgres_database, sqlite_database
 from dronedeal.core.canonical import canonical_json
 from dronedeal.services import audit, keys
 from dronedeal.store.db import make_engine
 from dronedeal.store.schema import create_schema
 
 BATCH = 8190
-
-
-def emit(**figures: Any) -> None:
-    print(json.dumps(figures), flush=True)
 
 
 def make_leaves(n: int) -> list[tuple[str, str]]:
@@ -46,26 +40,6 @@ def make_leaves(n: int) -> list[tuple[str, str]]:
         "legs": [{"account": "receivable:us-dod", "amount": f"{i % 100000}.25"},
                  {"account": "revenue:uav", "amount": f"-{i % 100000}.25"}],
     })) for i in range(n)]
-
-
-@contextmanager
-def sqlite_database(folder: Path) -> Iterator[str]:
-    yield f"sqlite:///{folder / 'bench.db'}"
-
-
-@contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
