@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from dronedeal.api.cache import figures
 from dronedeal.api.deps import Reading, Viewer, Writing, settings
 from dronedeal.api.paging import Cursor, Limit, Page, decode_cursor, page, with_etag
 from dronedeal.api.problems import ApiProblem
@@ -53,8 +54,9 @@ def get_position(agreement_id: AgreementId, request: Request, session: Reading,
                  viewer: Viewer, as_of: AsOf = None) -> Response:
     """The position of SPEC §5 as of a date; send its ETag back in If-None-Match."""
     access.require_agreement(session, viewer, agreement_id, "reports")
-    report = position.position(session=session, agreement_id=agreement_id,
-                               as_of=as_of or dt.date.today())
+    day = as_of or dt.date.today()
+    report = figures(request).get(session, ("position", agreement_id, day), lambda: (
+        position.position(session=session, agreement_id=agreement_id, as_of=day)))
     return with_etag(request, report.document())
 
 
@@ -64,8 +66,9 @@ def get_settlement(agreement_id: AgreementId, request: Request, session: Reading
                    viewer: Viewer, as_of: AsOf = None) -> Response:
     """The settlement proposal of SPEC §5: at most n−1 payments that zero every balance."""
     access.require_agreement(session, viewer, agreement_id, "reports")
-    report = position.settlement(session=session, agreement_id=agreement_id,
-                                 as_of=as_of or dt.date.today())
+    day = as_of or dt.date.today()
+    report = figures(request).get(session, ("settlement", agreement_id, day), lambda: (
+        position.settlement(session=session, agreement_id=agreement_id, as_of=day)))
     return with_etag(request, report.document())
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from dronedeal.api.cache import figures
 from dronedeal.api.deps import settings
 from dronedeal.api.paging import decode_cursor, encode_cursor
 from dronedeal.api.web import charts, session, views
@@ -83,20 +84,11 @@ def _page(request: Request, name: str, build: Callable[[Session, User | None], d
 AsOf = Annotated[dt.date | None, Query()]
 
 
-def _figures(request: Request) -> views.Figures:
-    """The app's cache of computed reports (made on first use)."""
-    state = request.app.state
-    found: views.Figures | None = getattr(state, "web_figures", None)
-    if found is None:
-        found = state.web_figures = views.Figures()
-    return found
-
-
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, as_of: AsOf = None) -> HTMLResponse:
     day = as_of or dt.date.today()
     return _page(request, "overview.html", lambda db, viewer: {
-        "cards": views.overview(db, viewer, day, _figures(request)), "as_of": day})
+        "cards": views.overview(db, viewer, day, figures(request)), "as_of": day})
 
 
 @router.get("/agreements/{agreement_id}", response_class=HTMLResponse)
@@ -104,7 +96,7 @@ def agreement(request: Request, agreement_id: str, as_of: AsOf = None) -> HTMLRe
     day = as_of or dt.date.today()
 
     def build(db: Session, viewer: User | None) -> dict[str, Any]:
-        page = views.agreement_page(db, viewer, agreement_id, day, _figures(request))
+        page = views.agreement_page(db, viewer, agreement_id, day, figures(request))
         lang = session.language(request)
         fmt = Formats(lang)
         flows = [f.flow_id for f in page.agreement.flows]
@@ -164,13 +156,13 @@ def licenses(request: Request) -> HTMLResponse:
 @router.get("/suppliers", response_class=HTMLResponse)
 def suppliers(request: Request) -> HTMLResponse:
     return _page(request, "suppliers.html", lambda db, viewer: {
-        "lines": views.suppliers_page(db, viewer, _figures(request))})
+        "lines": views.suppliers_page(db, viewer, figures(request))})
 
 
 @router.get("/suppliers/{party_id}", response_class=HTMLResponse)
 def supplier(request: Request, party_id: str) -> HTMLResponse:
     return _page(request, "supplier.html", lambda db, viewer: {
-        "page": views.supplier_page(db, viewer, party_id, _figures(request))})
+        "page": views.supplier_page(db, viewer, party_id, figures(request))})
 
 
 @router.get("/lots", response_class=HTMLResponse)

@@ -11,14 +11,14 @@ or a unit price. Listings read at most `MAX_ROWS` records per page.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Hashable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 from sqlalchemy.orm import Session
 
+from dronedeal.api.cache import Figures
 from dronedeal.core.fx import RateTable
 from dronedeal.core.money import parse_amount
 from dronedeal.core.position import FUND_KIND, Batch, Position, Settlement
@@ -36,37 +36,6 @@ MAX_MONTHS: Final = 36
 
 
 _T = TypeVar("_T")
-
-
-class Figures:
-    """Reports already computed, keyed by what they depend on and the log's tree size.
-
-    Every record that changes a figure (master data, events, transfers) is a log leaf,
-    so a report computed at one tree size is valid until the log grows; a key holds the
-    tree size and a grown log simply misses. Holds at most `capacity` reports (least
-    recently used go first); shared by the app's request threads.
-    """
-
-    def __init__(self, capacity: int = 64) -> None:
-        assert capacity > 0
-        self.capacity = capacity
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, session: Session, key: tuple[Hashable, ...],
-            compute: Callable[[], _T]) -> _T:
-        full = (log.tree_size(session), *key)
-        with self._lock:
-            if full in self._items:
-                self._items.move_to_end(full)
-                found: _T = self._items[full]
-                return found
-        value = compute()
-        with self._lock:
-            self._items[full] = value
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        return value
 
 
 def deal_office(viewer: User | None) -> bool:
