@@ -12,14 +12,14 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 from tests.dbdump import dump
 from tests.packs import MINIMAL_PACK, write_pack
 
 from dronedeal.core.canonical import canonical_json
 from dronedeal.core.errors import RefusedError, RowError
-from dronedeal.services import keys
+from dronedeal.services import audit, keys
 from dronedeal.services.importer import ImportSummary, import_pack
 from dronedeal.services.ledger import balances
 from dronedeal.services.licenses import remaining
@@ -434,3 +434,36 @@ def test_rows_after_a_multi_line_reason_keep_their_line_numbers(
     pack = events_pack(tmp_path, shipments=shipments(vezha(3)), inspections=inspections(rows))
     error = only(refused(deal, pack, signer))
     assert (error.file, error.row, error.column) == ("inspections.csv", 5, "inspected_on")
+
+
+@pytest.mark.parametrize(
+    ("table", "change", "where"),
+    [
+        ("shipment", "lot_id = 'LOT-Z'", "serial = 'VZ7-2025-000002'"),
+        ("inspection", "result = 'accepted'", "serial = 'VZ7-2025-000003'"),
+        ("case_line", "quantity = 11", "case_id = 'UA-D-SAA' AND line = 1"),
+        ("case_delivery", "quantity = 5", "delivery_id = 'dlv-1'"),
+        ("payment", "amount = 1000001", "payment_id = 'pay-1'"),
+    ],
+)
+def test_an_edited_event_row_fails_verify_naming_its_leaf(  # noqa: PLR0917 (fixtures)
+    deal: Engine, tmp_path: Path, signer: keys.Signer, table: str, change: str, where: str
+) -> None:
+    run(deal, events_pack(
+        tmp_path, cases=CASES, case_deliveries=DELIVERIES, payments=PAYMENTS,
+        shipments=shipments(vezha(3)),
+        inspections=inspections([f"{s},prd-0001,{r},{'bent arm' if r == 'rejected' else ''},"
+                                 f"2025-10-05" for s, r in zip(
+                                     serials(3), ("accepted", "accepted", "rejected"),
+                                     strict=True)])), signer)
+    with Session(deal) as session:
+        assert audit.verify(session, signer.verifier()).ok
+    with deal.begin() as connection:
+        leaf = connection.execute(text(f"SELECT leaf_index FROM {table} WHERE {where}")
+                                  ).scalar_one()
+        connection.execute(text(f"UPDATE {table} SET {change} WHERE {where}"))
+    with Session(deal) as session:
+        report = audit.verify(session, signer.verifier())
+    assert not report.ok
+    assert report.first_bad_leaf == leaf
+    assert f"{table} row" in (report.problem or "")

@@ -44,7 +44,7 @@ import datetime as dt
 import gc
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from queue import Empty, Full, Queue
 from typing import Any, Final, TypeVar, cast
@@ -1093,3 +1093,84 @@ def _shipment_leaf_parts(lot_id: str, combo: _ShipCombo) -> tuple[str, str]:
             f'"manufacturer_id":"{combo.maker}","order_id":"{combo.order.order_id}",'
             f'"product_id":"{combo.product_id}","serial":"')
     return head, f'","shipped_on":"{combo.day_text}"}}'
+
+
+# -- verification ------------------------------------------------------------------
+# `audit verify` recomputes every leaf hash from its text; these checks add that each
+# event row still says exactly what its leaf logged, so an edited row (a serial, a
+# result, a payment amount) is caught and named by its leaf, as transfers are.
+
+def _iso(day: Any) -> str:
+    return day.isoformat() if isinstance(day, dt.date) else str(day)
+
+
+def _shipment_document(row: Any) -> dict[str, Any]:
+    return {"kind": "shipment", "license_id": row["license_id"], "lot_id": row["lot_id"],
+            "manufacturer_id": row["manufacturer_id"], "order_id": row["order_id"],
+            "product_id": row["product_id"], "serial": row["serial"],
+            "shipped_on": _iso(row["shipped_on"])}
+
+
+def _inspection_document(row: Any) -> dict[str, Any]:
+    return {"inspected_on": _iso(row["inspected_on"]), "kind": "inspection",
+            "manufacturer_id": row["manufacturer_id"], "product_id": row["product_id"],
+            "reason": row["reason"], "result": row["result"], "serial": row["serial"]}
+
+
+def _case_line_document(row: Any) -> dict[str, Any]:
+    return {"kind": "case_line", "case_id": row["case_id"], "line": int(row["line"]),
+            "agreement_id": row["agreement_id"], "flow_id": row["flow_id"],
+            "seller_id": row["seller_id"], "buyer_id": row["buyer_id"],
+            "description": row["description"], "category": row["category"],
+            "quantity": int(row["quantity"]),
+            "unit_price": format_amount(int(row["unit_price"]), row["currency"]),
+            "currency": row["currency"]}
+
+
+def _case_delivery_document(row: Any) -> dict[str, Any]:
+    return {"kind": "case_delivery", "delivery_id": row["delivery_id"],
+            "case_id": row["case_id"], "line": int(row["line"]),
+            "quantity": int(row["quantity"]), "delivered_on": _iso(row["delivered_on"])}
+
+
+def _payment_document(row: Any) -> dict[str, Any]:
+    return {"kind": "payment", "payment_id": row["payment_id"],
+            "agreement_id": row["agreement_id"], "payer_id": row["payer_id"],
+            "payee_id": row["payee_id"],
+            "amount": format_amount(int(row["amount"]), row["currency"]),
+            "currency": row["currency"], "paid_on": _iso(row["paid_on"]),
+            "reference": row["reference"]}
+
+
+_EVENT_DOCUMENTS: Final = {
+    "shipment": (store.SHIPMENT, _shipment_document),
+    "inspection": (store.INSPECTION, _inspection_document),
+    "case_line": (store.CASE_LINE, _case_line_document),
+    "case_delivery": (store.CASE_DELIVERY, _case_delivery_document),
+    "payment": (store.PAYMENT, _payment_document),
+}
+
+
+def _event_leaf_check(kind: str) -> Callable[[Session, Sequence[tuple[int, str]]],
+                                             list[tuple[int, str]]]:
+    table, document = _EVENT_DOCUMENTS[kind]
+
+    def check(session: Session, leaves: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+        if not leaves:
+            return []
+        rows = store.rows_in_leaves(session, table, leaves[0][0], leaves[-1][0])
+        problems = []
+        for index, text in leaves:
+            row = rows.get(index)
+            if row is None:
+                problems.append((index, f"no {table.name} row holds this leaf any more"))
+            elif canonical_json(document(row)) != text:
+                problems.append((index, f"the {table.name} row of this leaf differs from "
+                                        f"what the leaf logged"))
+        return problems
+
+    return check
+
+
+for _kind in _EVENT_DOCUMENTS:
+    audit.register_leaf_check(_kind, _event_leaf_check(_kind))

@@ -57,6 +57,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dronedeal.store.base import Base, ident
@@ -81,7 +82,7 @@ class ShipmentRow(Base):
     order_id: Mapped[str] = mapped_column(ForeignKey("purchase_order.order_id"))
     license_id: Mapped[str | None] = mapped_column(ForeignKey("export_license.license_id"))
     shipped_on: Mapped[dt.date] = mapped_column(Date)
-    leaf_index: Mapped[int] = mapped_column(BigInteger)
+    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
 
 
 class InspectionRow(Base):
@@ -98,7 +99,7 @@ class InspectionRow(Base):
     result: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str | None] = mapped_column(Text)
     inspected_on: Mapped[dt.date] = mapped_column(Date)
-    leaf_index: Mapped[int] = mapped_column(BigInteger)
+    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
 
 
 class CaseLineRow(Base):
@@ -122,7 +123,7 @@ class CaseLineRow(Base):
     #: minor units of `currency`
     unit_price: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    leaf_index: Mapped[int] = mapped_column(BigInteger)
+    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
 
 
 class CaseDeliveryRow(Base):
@@ -135,7 +136,7 @@ class CaseDeliveryRow(Base):
     line: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int] = mapped_column(BigInteger)
     delivered_on: Mapped[dt.date] = mapped_column(Date)
-    leaf_index: Mapped[int] = mapped_column(BigInteger)
+    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
 
 
 class PaymentRow(Base):
@@ -149,7 +150,7 @@ class PaymentRow(Base):
     currency: Mapped[str] = mapped_column(String(3))
     paid_on: Mapped[dt.date] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(Text)
-    leaf_index: Mapped[int] = mapped_column(BigInteger)
+    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
 
 
 # --- repository: every query on the event tables ------------------------------------------
@@ -410,3 +411,11 @@ def counts(session: Session) -> dict[str, int]:
     """Rows per event table."""
     return {table.name: int(session.scalar(select(func.count()).select_from(table)) or 0)
             for table in (SHIPMENT, INSPECTION, CASE_LINE, CASE_DELIVERY, PAYMENT)}
+
+
+def rows_in_leaves(session: Session, table: Table, first: int, last: int
+                   ) -> dict[int, RowMapping]:
+    """The rows of one event table held by log leaves `first` … `last`, by leaf index (for
+    `audit verify`'s check that each row still says what its leaf logged)."""
+    rows = session.execute(select(table).where(table.c.leaf_index.between(first, last)))
+    return {int(row["leaf_index"]): row for row in rows.mappings()}

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 14:38:00.081277
+Create Date: 2026-11-25 14:58:45.328792
 """
 
 from __future__ import annotations
@@ -224,7 +224,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['agreement_id'], ['agreement.agreement_id'], name=op.f('fk_payment_agreement_id_agreement')),
     sa.ForeignKeyConstraint(['payee_id'], ['party.party_id'], name=op.f('fk_payment_payee_id_party')),
     sa.ForeignKeyConstraint(['payer_id'], ['party.party_id'], name=op.f('fk_payment_payer_id_party')),
-    sa.PrimaryKeyConstraint('payment_id', name=op.f('pk_payment'))
+    sa.PrimaryKeyConstraint('payment_id', name=op.f('pk_payment')),
+    sa.UniqueConstraint('leaf_index', name=op.f('uq_payment_leaf_index'))
     )
     with op.batch_alter_table('payment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_agreement_id'), ['agreement_id'], unique=False)
@@ -245,7 +246,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['agreement_id', 'flow_id'], ['agreement_flow.agreement_id', 'agreement_flow.flow_id'], name=op.f('fk_case_line_agreement_id_agreement_flow')),
     sa.ForeignKeyConstraint(['buyer_id'], ['party.party_id'], name=op.f('fk_case_line_buyer_id_party')),
     sa.ForeignKeyConstraint(['seller_id'], ['party.party_id'], name=op.f('fk_case_line_seller_id_party')),
-    sa.PrimaryKeyConstraint('case_id', 'line', name=op.f('pk_case_line'))
+    sa.PrimaryKeyConstraint('case_id', 'line', name=op.f('pk_case_line')),
+    sa.UniqueConstraint('leaf_index', name=op.f('uq_case_line_leaf_index'))
     )
     with op.batch_alter_table('case_line', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_line_agreement_id'), ['agreement_id'], unique=False)
@@ -314,7 +316,8 @@ def upgrade() -> None:
     sa.Column('delivered_on', sa.Date(), nullable=False),
     sa.Column('leaf_index', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['case_id', 'line'], ['case_line.case_id', 'case_line.line'], name=op.f('fk_case_delivery_case_id_case_line')),
-    sa.PrimaryKeyConstraint('delivery_id', name=op.f('pk_case_delivery'))
+    sa.PrimaryKeyConstraint('delivery_id', name=op.f('pk_case_delivery')),
+    sa.UniqueConstraint('leaf_index', name=op.f('uq_case_delivery_leaf_index'))
     )
     op.create_table('shipment',
     sa.Column('manufacturer_id', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=False),
@@ -329,7 +332,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['manufacturer_id'], ['party.party_id'], name=op.f('fk_shipment_manufacturer_id_party')),
     sa.ForeignKeyConstraint(['order_id'], ['purchase_order.order_id'], name=op.f('fk_shipment_order_id_purchase_order')),
     sa.ForeignKeyConstraint(['product_id'], ['product.product_id'], name=op.f('fk_shipment_product_id_product')),
-    sa.PrimaryKeyConstraint('manufacturer_id', 'serial', name=op.f('pk_shipment'))
+    sa.PrimaryKeyConstraint('manufacturer_id', 'serial', name=op.f('pk_shipment')),
+    sa.UniqueConstraint('leaf_index', name=op.f('uq_shipment_leaf_index'))
     )
     with op.batch_alter_table('shipment', schema=None) as batch_op:
         batch_op.create_index('ix_shipment_lot', ['lot_id'], unique=False)
@@ -345,7 +349,8 @@ def upgrade() -> None:
     sa.Column('leaf_index', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['manufacturer_id', 'serial'], ['shipment.manufacturer_id', 'shipment.serial'], name=op.f('fk_inspection_manufacturer_id_shipment')),
     sa.ForeignKeyConstraint(['product_id'], ['product.product_id'], name=op.f('fk_inspection_product_id_product')),
-    sa.PrimaryKeyConstraint('manufacturer_id', 'serial', name=op.f('pk_inspection'))
+    sa.PrimaryKeyConstraint('manufacturer_id', 'serial', name=op.f('pk_inspection')),
+    sa.UniqueConstraint('leaf_index', name=op.f('uq_inspection_leaf_index'))
     )
     with op.batch_alter_table('inspection', schema=None) as batch_op:
         batch_op.create_index('ix_inspection_inspected_on', ['inspected_on'], unique=False)
