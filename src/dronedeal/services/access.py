@@ -206,8 +206,7 @@ def require_agreement(session: Session, viewer: User | None, agreement_id: str,
     visible = agreement_ids(session, user)
     if visible is not None and agreement_id not in visible:
         raise NotVisibleError(f"no agreement {agreement_id!r} you may read")
-    found = next((a for a in master.load_agreements(session)
-                  if a.agreement_id == agreement_id), None)
+    found = master.load_agreement(session, agreement_id)
     if found is None:
         raise NotVisibleError(f"no agreement {agreement_id!r} you may read")
     return found

@@ -166,10 +166,9 @@ def _demand_line(file: str, item: RawRow, flow: Flow, currency: str,
 
 def find_flow(session: Session, *, agreement_id: str, flow_id: str) -> tuple[Agreement, Flow]:
     """The agreement and its flow; raises UnknownFlowError naming what exists."""
-    agreements = {a.agreement_id: a for a in master.load_agreements(session)}
-    agreement = agreements.get(agreement_id)
+    agreement = master.load_agreement(session, agreement_id)
     if agreement is None:
-        known = ", ".join(sorted(agreements)) or "none yet; import a pack first"
+        known = ", ".join(master.agreement_ids(session)) or "none yet; import a pack first"
         raise UnknownFlowError(f"no agreement {agreement_id!r} in the store (agreements: "
                                f"{known})")
     flow = agreement.flow(flow_id)

@@ -139,11 +139,9 @@ class CheckResult:
 
 
 def _flows(session: Session, agreement_id: str | None) -> list[Flow]:
-    agreements: list[Agreement] = list(load_agreements(session))
-    if agreement_id is not None:
-        agreements = [a for a in agreements if a.agreement_id == agreement_id]
-        if not agreements:
-            raise UnknownAgreementError(f"no agreement {agreement_id!r} in the store")
+    agreements: list[Agreement] = list(load_agreements(session, agreement_id))
+    if agreement_id is not None and not agreements:
+        raise UnknownAgreementError(f"no agreement {agreement_id!r} in the store")
     return [flow for a in agreements for flow in a.flows]
 
 

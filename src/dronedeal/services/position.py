@@ -51,10 +51,9 @@ class UnknownAgreementError(LookupError):
 
 def load_agreement(*, session: Session, agreement_id: str) -> Agreement:
     """The stored agreement `agreement_id`; raises UnknownAgreementError."""
-    agreements = {a.agreement_id: a for a in master.load_agreements(session)}
-    agreement = agreements.get(agreement_id)
+    agreement = master.load_agreement(session, agreement_id)
     if agreement is None:
-        raise UnknownAgreementError(agreement_id, sorted(agreements))
+        raise UnknownAgreementError(agreement_id, master.agreement_ids(session))
     return agreement
 
 

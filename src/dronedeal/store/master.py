@@ -381,19 +381,28 @@ def load_bom(session: Session, product_ids: Iterable[str] | None = None) -> Iter
                       r.manufacturer_country, r.origin_country, r.quantity)
 
 
-def load_agreements(session: Session) -> Iterator[Agreement]:
+def load_agreements(session: Session, agreement_id: str | None = None) -> Iterator[Agreement]:
+    """Stored agreements with their flows, fund and reciprocity, by id (only
+    `agreement_id`'s when given)."""
+    flow_query = select(FlowRow).order_by(FlowRow.agreement_id, FlowRow.position)
+    contribution_query = select(ContributionRow).order_by(ContributionRow.agreement_id,
+                                                          ContributionRow.position)
+    agreement_query = select(AgreementRow).order_by(AgreementRow.agreement_id)
+    if agreement_id is not None:
+        flow_query = flow_query.where(FlowRow.agreement_id == agreement_id)
+        contribution_query = contribution_query.where(
+            ContributionRow.agreement_id == agreement_id)
+        agreement_query = agreement_query.where(AgreementRow.agreement_id == agreement_id)
     flows: dict[str, list[Flow]] = {}
-    for f in session.scalars(select(FlowRow).order_by(FlowRow.agreement_id, FlowRow.position)):
+    for f in session.scalars(flow_query):
         flows.setdefault(f.agreement_id, []).append(Flow(
             f.flow_id, f.buyer_id, f.end_user_id, f.seller_country, f.license_required,
             tuple(json.loads(f.categories)), tuple(json.loads(f.rulesets))))
     contributions: dict[str, list[Contribution]] = {}
-    for c in session.scalars(
-        select(ContributionRow).order_by(ContributionRow.agreement_id, ContributionRow.position)
-    ):
+    for c in session.scalars(contribution_query):
         contributions.setdefault(c.agreement_id, []).append(
             Contribution(c.flow_id, c.payer_id, Decimal(c.share)))
-    for a in session.scalars(select(AgreementRow).order_by(AgreementRow.agreement_id)):
+    for a in session.scalars(agreement_query):
         fund = (Fund(a.fund_party_id, tuple(contributions.get(a.agreement_id, ())))
                 if a.fund_party_id else None)
         reciprocity = (
@@ -403,6 +412,17 @@ def load_agreements(session: Session) -> Iterator[Agreement]:
         )
         yield Agreement(a.agreement_id, a.title, a.currency, a.ceiling, a.signed_on, a.ends_on,
                         tuple(flows.get(a.agreement_id, ())), fund, reciprocity)
+
+
+def load_agreement(session: Session, agreement_id: str) -> Agreement | None:
+    """One stored agreement, or None."""
+    return next(load_agreements(session, agreement_id), None)
+
+
+def agreement_ids(session: Session) -> list[str]:
+    """The ids of every stored agreement, sorted (for "no such agreement" messages)."""
+    return list(session.scalars(select(AgreementRow.agreement_id)
+                                .order_by(AgreementRow.agreement_id)))
 
 
 def load_orders(session: Session) -> Iterator[Order]:

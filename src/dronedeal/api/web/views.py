@@ -169,8 +169,7 @@ def agreement_page(session: Session, viewer: User | None, agreement_id: str,
     if deal_office(viewer):
         agreement = access.require_agreement(session, viewer, agreement_id, "reports")
     else:
-        found = next((a for a in master.load_agreements(session)
-                      if a.agreement_id == agreement_id), None)
+        found = master.load_agreement(session, agreement_id)
         if found is None:
             raise access.NotVisibleError(f"no agreement {agreement_id!r}")
         agreement = found
