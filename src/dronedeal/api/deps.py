@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
+from fastapi import Path as PathParam
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,3 +81,9 @@ def viewer(request: Request) -> users.User | None:
 Viewer = Annotated[users.User | None, Depends(viewer)]
 Reading = Annotated[Session, Depends(reading)]
 Writing = Annotated[Session, Depends(writing)]
+
+#: the id syntax of SPEC §4; an id outside it names nothing, so it is refused (422) before
+#: any query (PostgreSQL, for one, refuses a NUL in a text parameter)
+ID_PATTERN: Final = r"^[A-Za-z0-9._:-]+$"
+PathId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=ID_PATTERN)]
+QueryId = Annotated[str | None, Query(min_length=1, max_length=64, pattern=ID_PATTERN)]

@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
-from dronedeal.api.deps import Reading, Viewer, Writing
+from dronedeal.api.deps import PathId, QueryId, Reading, Viewer, Writing
 from dronedeal.api.paging import Cursor, Limit, Page, decode_cursor, page
 from dronedeal.services import access
 
 router = APIRouter(tags=["records"])
 
-Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+Id = PathId
 Record = dict[str, Any]
 
 
@@ -138,7 +138,7 @@ def get_payment(payment_id: Id, session: Reading, viewer: Viewer) -> Record:
 def list_findings(session: Writing, viewer: Viewer, *, cursor: Cursor = None,
                   limit: Limit = 50,
                   on: Annotated[dt.date | None, Query(description="default: today")] = None,
-                  agreement_id: Annotated[str | None, Query(max_length=64)] = None) -> Page:
+                  agreement_id: QueryId = None) -> Page:
     """Compliance findings in force on a date (the `check` items of SPEC §5)."""
     return page(*access.list_findings(
         session, viewer, on=on or dt.date.today(), agreement_id=agreement_id,

@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from dronedeal.api.cache import figures
-from dronedeal.api.deps import Reading, Viewer, Writing, settings
+from dronedeal.api.deps import PathId, QueryId, Reading, Viewer, Writing, settings
 from dronedeal.api.paging import Cursor, Limit, Page, decode_cursor, page, with_etag
 from dronedeal.api.problems import ApiProblem
 from dronedeal.core.allocation import DEFAULT_SHARE
@@ -36,8 +35,7 @@ from dronedeal.services.users import User
 
 router = APIRouter(tags=["reports"])
 
-AgreementId = Annotated[str, PathParam(min_length=1, max_length=64,
-                                       pattern=r"^[A-Za-z0-9._:-]+$")]
+AgreementId = PathId
 AsOf = Annotated[dt.date | None, Query(description="events dated on or before; default "
                                                    "today")]
 DEMAND_COLUMNS: Final = ("demand_id", "flow_id", "category", "quantity", "due_on",
@@ -146,7 +144,7 @@ def _day(text: str | None) -> dt.date:
              responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
 async def post_allocation(
     agreement_id: AgreementId, request: Request, session: Writing, viewer: Viewer, *,
-    flow_id: Annotated[str | None, Query(max_length=64)] = None,
+    flow_id: QueryId = None,
     on: Annotated[str | None, Query(max_length=10)] = None,
     max_share: Annotated[str | None, Query(max_length=16)] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
@@ -189,7 +187,7 @@ def _allocate(session: Session, viewer: User | None, agreement_id: str, demand: 
 @router.get("/ledger/transfers", response_model=Page)
 def list_transfers(session: Reading, viewer: Viewer, cursor: Cursor = None,
                    limit: Limit = 50,
-                   agreement_id: Annotated[str | None, Query(max_length=64)] = None) -> Page:
+                   agreement_id: QueryId = None) -> Page:
     """Ledger transfers in log order, each with its leaf index."""
     return page(*access.list_transfers(session, viewer, agreement_id=agreement_id,
                                        after=decode_cursor(cursor, int), limit=limit))
@@ -203,7 +201,7 @@ _EXPORT_TYPES: Final = {"jsonl": "application/x-ndjson", "beancount": "text/plai
 def export_ledger(
     request: Request, session: Reading, viewer: Viewer, *,
     format: Annotated[Literal["jsonl", "beancount"], Query()] = "jsonl",
-    agreement_id: Annotated[str | None, Query(max_length=64)] = None,
+    agreement_id: QueryId = None,
 ) -> StreamingResponse:
     """The ledger as JSON lines or as a Beancount file (`ledger export`), streamed. An
     officer names one of its agreements."""

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from dronedeal.api.cache import figures
-from dronedeal.api.deps import settings
+from dronedeal.api.deps import PathId, settings
 from dronedeal.api.paging import decode_cursor, encode_cursor
 from dronedeal.api.web import charts, session, views
 from dronedeal.api.web.i18n import Formats, translate
@@ -92,7 +92,7 @@ def overview(request: Request, as_of: AsOf = None) -> HTMLResponse:
 
 
 @router.get("/agreements/{agreement_id}", response_class=HTMLResponse)
-def agreement(request: Request, agreement_id: str, as_of: AsOf = None) -> HTMLResponse:
+def agreement(request: Request, agreement_id: PathId, as_of: AsOf = None) -> HTMLResponse:
     day = as_of or dt.date.today()
 
     def build(db: Session, viewer: User | None) -> dict[str, Any]:
@@ -160,7 +160,7 @@ def suppliers(request: Request) -> HTMLResponse:
 
 
 @router.get("/suppliers/{party_id}", response_class=HTMLResponse)
-def supplier(request: Request, party_id: str) -> HTMLResponse:
+def supplier(request: Request, party_id: PathId) -> HTMLResponse:
     return _page(request, "supplier.html", lambda db, viewer: {
         "page": views.supplier_page(db, viewer, party_id, figures(request))})
 
