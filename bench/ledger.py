@@ -9,14 +9,16 @@ SQLite runs in WAL mode with synchronous=FULL; with `--pg` the same runs on Post
 The floor, measured in the same run on the same database: the same transfer rows
 written into a bare table of the same columns (primary key only) by the database's
 plain bulk path, `executemany` on SQLite and `COPY` on PostgreSQL, one transaction per
-batch. Building the transfers (the client's work) is outside both timings. Prints one
-JSON line per database.
+batch. Building the transfers (the client's work) is outside both timings. Then, on
+the posted ledger: inclusion proofs of random transfer leaves (each text rendered from
+its row) and the full `audit verify`. Prints JSON lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import random
 import sys
 import tempfile
 import time
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from benchkit import emit, postgres_database
 from dronedeal.core.ledger import ACCEPTANCE, PAYMENT, Transfer
-from dronedeal.services import keys
+from dronedeal.services import audit, keys
 from dronedeal.services.ledger import post_transfers
 from dronedeal.store.db import make_engine
 from dronedeal.store.ledger import COLUMNS
@@ -115,7 +117,32 @@ def run(db: str, url: str, n: int, signer: keys.Signer) -> None:
     emit(bench="ledger.post", db=db, n=n, batch=BATCH, seconds=round(seconds, 3),
          per_s=round(n / seconds), floor_seconds=round(floor, 3),
          ratio=round(seconds / floor, 2))
+    prove_and_verify(db, engine, n, signer)
     engine.dispose()
+
+
+def prove_and_verify(db: str, engine: Engine, n: int, signer: keys.Signer,
+                     proofs: int = 20_000) -> None:
+    """Inclusion proofs of random transfer leaves (their text rendered from the row; the
+    tile cache warm) and the full `audit verify` of the ledger's log."""
+    rng = random.Random(11)
+    with Session(engine) as session:
+        for index in range(0, n, 256):  # touch every tile once: a warm cache
+            audit.inclusion_proof(session, index)
+        picks = [rng.randrange(n) for _ in range(proofs)]
+        start = time.perf_counter()
+        for index in picks:
+            audit.inclusion_proof(session, index)
+        proof_seconds = time.perf_counter() - start
+    emit(bench="ledger.proofs", db=db, n=n, proofs=proofs, seconds=round(proof_seconds, 3),
+         per_s=round(proofs / proof_seconds))
+    with Session(engine) as session:
+        start = time.perf_counter()
+        report = audit.verify(session, signer.vkey())
+        verify_seconds = time.perf_counter() - start
+    assert report.ok, report.problem
+    emit(bench="ledger.verify", db=db, n=n, seconds=round(verify_seconds, 3),
+         per_s=round(n / verify_seconds))
 
 
 def main(argv: list[str] | None = None) -> int:

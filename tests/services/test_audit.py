@@ -41,13 +41,15 @@ def signer(tmp_path: Path) -> keys.Signer:
 @pytest.fixture(autouse=True)
 def log_checks_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests append synthetic leaves with no ledger or event rows behind them: they
-    test the log alone, without the row checks other modules register process-wide.
+    test the log alone, without the row checks and derived kinds other modules register
+    process-wide.
     Those modules are loaded first, so that `audit verify` loading them registers
     nothing into the emptied registry."""
     import dronedeal.services.deliveries
     import dronedeal.services.ledger  # noqa: F401
 
     monkeypatch.setattr(audit, "_LEAF_CHECKS", {})
+    monkeypatch.setattr(log, "_DERIVED", {})
 
 
 def append(engine: Engine, leaves: Sequence[tuple[str, str]],

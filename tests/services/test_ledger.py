@@ -259,8 +259,9 @@ def test_changing_an_amount_in_the_database_fails_verify_naming_the_leaf(
         report = audit.verify(session, signer.vkey())
     assert not report.ok
     assert report.first_bad_leaf == 2
-    assert report.problem == ("leaf 2 (transfer): ledger_transfer row cd:D1 differs from the "
-                              "transfer this leaf logged")
+    assert report.problem == ("leaf 2 (transfer): the ledger_transfer row that holds it "
+                              "differs from what the log logged (its text no longer hashes "
+                              "to the stored leaf hash)")
 
 
 def test_a_deleted_transfer_row_fails_verify(engine: Engine, signer: keys.Signer) -> None:
@@ -271,7 +272,9 @@ def test_a_deleted_transfer_row_fails_verify(engine: Engine, signer: keys.Signer
         report = audit.verify(session, signer.vkey())
     assert report.first_bad_leaf == 3
     assert report.problem is not None
-    assert "no ledger_transfer row holds this transfer" in report.problem
+    assert report.problem == "leaf 3 (transfer): no ledger_transfer row holds it"
+    with Session(engine) as session, pytest.raises(log.MissingRowError, match="leaf 3"):
+        audit.inclusion_proof(session, 3)
 
 
 def test_a_row_pointing_at_a_leaf_of_another_kind_fails_verify(
@@ -285,7 +288,65 @@ def test_a_row_pointing_at_a_leaf_of_another_kind_fails_verify(
                         .values(leaf_index=0))
     with Session(engine) as session:
         report = audit.verify(session, signer.vkey())
-    assert report.first_bad_leaf == 2  # the leaf that lost its row is named first
+    assert report.first_bad_leaf == 0  # the row that names a party leaf is named first
+    assert report.problem == ("leaf 0: a ledger_transfer row names it, but it holds a "
+                              "party leaf")
+
+
+def test_a_transfer_leaf_keeps_no_text_of_its_own(engine: Engine, signer: keys.Signer) -> None:
+    """The row is the only copy; every reader renders the same text from it."""
+    post(engine, EXAMPLE, signer)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT count(*) FROM log_leaf WHERE leaf IS NULL")
+                                    ).scalar_one()
+    assert stored == len(EXAMPLE)
+    with Session(engine) as session:
+        texts = [transfer.leaf_text() for transfer in EXAMPLE]
+        assert [entry["leaf"] for entry in audit.entries(session)] == texts
+        assert [audit.inclusion_proof(session, i)["leaf"] for i in range(4)] == texts
+        assert audit.inclusion_proof(session, 1, 2)["leaf"] == texts[1]
+
+
+def test_a_row_beyond_the_log_or_on_a_stored_leaf_fails_verify(
+    engine: Engine, signer: keys.Signer
+) -> None:
+    post(engine, EXAMPLE, signer)
+    with Session(engine) as session, session.begin():
+        session.execute(update(store.TABLE).where(store.TABLE.c.leaf_index == 3)
+                        .values(leaf_index=9))
+    with Session(engine) as session:
+        report = audit.verify(session, signer.vkey())
+    assert report.first_bad_leaf == 3
+    assert report.problem == "leaf 3 (transfer): no ledger_transfer row holds it"
+    with Session(engine) as session, session.begin():
+        audit.append_leaves(session, [("party", '{"kind":"party"}')] * 6, signer)
+    # the row now names leaf 9, a party leaf, and leaf 3 still has no row
+    with Session(engine) as session:
+        report = audit.verify(session, signer.vkey())
+    assert report.first_bad_leaf == 3
+    with Session(engine) as session, session.begin():
+        session.execute(update(store.TABLE).where(store.TABLE.c.leaf_index == 9)
+                        .values(leaf_index=3))
+        session.execute(text("UPDATE log_leaf SET leaf = :text WHERE idx = 3"),
+                        {"text": EXAMPLE[3].leaf_text()})
+    with Session(engine) as session:
+        report = audit.verify(session, signer.vkey())
+    assert report.first_bad_leaf == 3
+    assert report.problem == ("leaf 3: a ledger_transfer row names it, but it holds a "
+                              "transfer leaf stored with its own text")
+
+
+def test_a_row_naming_a_leaf_past_the_log_fails_verify(
+    engine: Engine, signer: keys.Signer
+) -> None:
+    post(engine, EXAMPLE, signer)
+    with Session(engine) as session, session.begin():
+        store.insert_transfers(session, [
+            t("late", "us-dod", "ua-maker-1", 5, reference="lot:late")], 4)
+    with Session(engine) as session:
+        report = audit.verify(session, signer.vkey())
+    assert report.first_bad_leaf == 4
+    assert report.problem == "a ledger_transfer row names leaf 4, beyond the log of 4 leaves"
 
 
 # --- exports -----------------------------------------------------------------------------

@@ -36,6 +36,8 @@ VERIFY_CHUNK: Final = 128 * log.TILE_WIDTH
 #: leaves per query of `entries`
 ENTRIES_BATCH: Final = 4096
 _MAX_SIZE: Final = (1 << 63) - 1
+#: stands in for the hash of a derived leaf whose row is missing (reported anyway)
+_NO_ROW: Final = bytes(merkle.HASH_SIZE)
 
 #: check(session, [(index, leaf text), …] of one kind, by index) -> [(index, problem), …]
 LeafCheck = Callable[[Session, Sequence[tuple[int, str]]], Iterable[tuple[int, str]]]
@@ -261,6 +263,11 @@ class _Verifier:
         for start in range(0, self.size, VERIFY_CHUNK):
             self.chunk(start, min(self.size, start + VERIFY_CHUNK))
         assert self.edge.size == self.size
+        strays = log.rows_beyond(self.session, self.size)
+        if strays:
+            index, derived = strays[0]
+            raise self.fail(f"a {derived.table} row names leaf {index}, beyond the log of "
+                            f"{self.size} leaves", leaf=self.size)
         beyond = log.checkpoints_between(self.session, self.size + 1, _MAX_SIZE)
         if beyond:
             raise self.fail(f"a checkpoint signs {beyond[0].tree_size} leaves but the log "
@@ -271,10 +278,18 @@ class _Verifier:
                             checkpoints_checked=self.checkpoints, root=self.edge.root())
 
     def chunk(self, start: int, stop: int) -> None:
-        rows = log.leaves_between(self.session, start, stop)
-        hashes = [sha256(b"\x00" + leaf.encode()).digest() for _, _, leaf in rows]
+        read = log.read_leaves(self.session, start, stop, every_kind=True)
+        rows = read.rows
+        bad: list[tuple[int, str]] = [
+            (index, f"leaf {index}: a {derived.table} row names it, but it holds "
+                    f"{self.kind_of(rows, start, index)}")
+            for index, derived in read.strays]
+        hashes = [_NO_ROW if leaf is None else sha256(b"\x00" + leaf.encode()).digest()
+                  for _, _, leaf in rows]
         joined = b"".join(hashes)
-        bad: list[tuple[int, str]] = []
+        derived = log.derived_kinds()
+        bad.extend((index, f"leaf {index} ({kind}): no {derived[kind].table} row holds it")
+                   for index, kind, leaf in rows if leaf is None)
         if len(rows) != stop - start:  # indices are unique and sorted: a gap shortens the batch
             present = {row[0] for row in rows}
             missing = next(i for i in range(start, stop) if i not in present)
@@ -282,7 +297,7 @@ class _Verifier:
             rows = [row for row in rows if row[0] < missing]
             hashes = hashes[: len(rows)]
         bad.extend(self.kind_checks(rows))
-        bad.extend(self.leaf_tiles(start, joined[: len(hashes) * merkle.HASH_SIZE]))
+        bad.extend(self.leaf_tiles(start, joined[: len(hashes) * merkle.HASH_SIZE], rows))
         first_bad = min(bad) if bad else None
         good = stop if first_bad is None else first_bad[0]
         runs: list[merkle.NodeRun] = []
@@ -304,11 +319,21 @@ class _Verifier:
         self.edge = extension.edge
         return [run for run in extension.runs if run.level > 0]
 
-    def kind_checks(self, rows: Sequence[tuple[int, str, str]]
+    @staticmethod
+    def kind_of(rows: Sequence[tuple[int, str, str | None]], start: int, index: int) -> str:
+        position = index - start
+        if 0 <= position < len(rows) and rows[position][0] == index:
+            kind, text = rows[position][1], rows[position][2]
+            return f"a {kind} leaf" + (" stored with its own text" if text is not None
+                                        and kind in log.derived_kinds() else "")
+        return "no leaf"
+
+    def kind_checks(self, rows: Sequence[tuple[int, str, str | None]]
                     ) -> list[tuple[int, str]]:
         found: list[tuple[int, str]] = []
         for kind, checks in self.checks.items():
-            items = [(index, leaf) for index, row_kind, leaf in rows if row_kind == kind]
+            items = [(index, leaf) for index, row_kind, leaf in rows
+                     if row_kind == kind and leaf is not None]
             if not items:
                 continue
             for check in checks:
@@ -316,7 +341,8 @@ class _Verifier:
                              for index, problem in check(self.session, items))
         return found
 
-    def leaf_tiles(self, start: int, expected: bytes) -> list[tuple[int, str]]:
+    def leaf_tiles(self, start: int, expected: bytes,
+                   rows: Sequence[tuple[int, str, str | None]]) -> list[tuple[int, str]]:
         """The level-0 tiles must hold exactly the recomputed leaf hashes."""
         if not expected:
             return []
@@ -325,6 +351,12 @@ class _Verifier:
         if first is None:
             return []
         assert start <= first < start + count
+        kind = rows[first - start][1]
+        derived = log.derived_kinds().get(kind)
+        if derived is not None and rows[first - start][2] is not None:
+            return [(first, f"leaf {first} ({kind}): the {derived.table} row that holds it "
+                            f"differs from what the log logged (its text no longer hashes "
+                            f"to the stored leaf hash)")]
         return [(first, f"leaf {first}: the stored Merkle tile differs from its leaf hash")]
 
     def first_node_mismatch(self, level: int, first_index: int, expected: bytes) -> int | None:

@@ -1,4 +1,4 @@
-"""Ledger use cases: post transfers, read balances, export, and vouch for rows in `verify`.
+"""Ledger use cases: post transfers, read balances, export.
 
 `post_transfers` is the one way into the ledger. It keeps SPEC §3 invariants 2 and 5
 for a batch as a whole: every transfer is well formed and posts in its agreement's
@@ -13,9 +13,9 @@ The usual batch is all new; it is written first and the primary key tells whethe
 some id was taken (then the rows are rolled back to a savepoint and the batch is
 sorted out id by id), which saves a look-up of every id on the hot path.
 
-`verify` (services.audit) runs `check_transfer_leaves` on every `transfer` leaf: each
-leaf must have its row, and each row must re-derive exactly its leaf's text, so editing
-an amount in the database makes verification fail naming that leaf.
+A `transfer` leaf keeps no text of its own: the row renders it (store.ledger), so the
+transfer is written once, and editing an amount in the database makes the rendered text
+miss the stored leaf hash: `verify` names that leaf.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from dronedeal.core.ledger import (
     Transfer,
     assert_balanced,
     batch_problems,
-    leaf_text_of,
     reversal_problems,
     triage,
 )
@@ -193,36 +192,6 @@ def settlement(
 ) -> list[ProposedPayment]:
     """The settlement proposal (SPEC §5): at most n−1 payments that zero every balance."""
     return settle(balances(session, agreement_id, as_of))
-
-
-# -- verification ------------------------------------------------------------------
-
-
-def check_transfer_leaves(
-    session: Session, leaves: Sequence[tuple[int, str]]
-) -> list[tuple[int, str]]:
-    """`verify`'s check of `transfer` leaves: each must have the one ledger row that
-    re-derives exactly its text. Returns (leaf index, problem) pairs."""
-    if not leaves:
-        return []
-    first, last = leaves[0][0], leaves[-1][0]
-    assert first <= last, "leaves come by index"
-    rows = {row[12]: row for row in store.rows_in_leaves(session, first, last)}
-    problems: list[tuple[int, str]] = []
-    for index, text in leaves:
-        row = rows.pop(index, None)
-        if row is None:
-            problems.append((index, "no ledger_transfer row holds this transfer"))
-        elif leaf_text_of(row[:12]) != text:
-            problems.append((index, f"ledger_transfer row {row[0]} differs from the "
-                             "transfer this leaf logged"))
-    # rows left over name leaves in this range that hold something else
-    problems.extend((index, f"ledger_transfer row {row[0]} names this leaf, which holds "
-                     "no transfer") for index, row in rows.items())
-    return problems
-
-
-audit.register_leaf_check(LEAF_KIND, check_transfer_leaves)
 
 
 # -- export ------------------------------------------------------------------------

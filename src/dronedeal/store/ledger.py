@@ -1,8 +1,10 @@
 """The ledger's table and every query on it.
 
 `ledger_transfer` holds one row per posted transfer, never updated or deleted: a
-correction is a new reversing row. Each row names the log leaf that carries its
-canonical document (`leaf_index`), so the log vouches for it. The database keeps what
+correction is a new reversing row. Each row names the log leaf that logged it
+(`leaf_index`), and is that leaf's only copy: `transfer` is a derived leaf kind
+(`store.log.register_derived_kind`), whose canonical text `render_transfers` gives back
+from the row, so the log's leaf hash vouches for every column. The database keeps what
 it can itself: a positive amount, two distinct parties, one row per leaf, at most one
 reversal per transfer (a partial unique index). Parties and agreements are not foreign
 keys: the posting service builds transfers from stored records, and the ledger stays
@@ -36,7 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from dronedeal.core.ledger import TRANSFER_FIELDS, Account, Transfer
+from dronedeal.core.ledger import LEAF_KIND, TRANSFER_FIELDS, Account, Transfer, leaf_text_of
+from dronedeal.store import log
 from dronedeal.store.base import Base
 
 #: how many ids one `IN (…)` look-up carries
@@ -159,13 +162,19 @@ def insert_if_new(session: Session, transfers: Sequence[Transfer], first_leaf: i
     return True
 
 
+#: PostgreSQL types of `COLUMNS`, for binary COPY (no text parsing on the server)
+_COPY_TYPES: Final = ["varchar", "varchar", "varchar", "varchar", "varchar", "int8", "varchar",
+                      "int8", "varchar", "date", "varchar", "varchar", "int8"]
+
+
 def _copy_transfers(session: Session, transfers: Sequence[Transfer], first_leaf: int) -> None:
     # psycopg 3 COPY on the session's own connection, so it shares the transaction
     driver = session.connection().connection.driver_connection
     assert driver is not None
     columns = ", ".join(COLUMNS)
     with driver.cursor() as cursor, cursor.copy(
-            f"COPY ledger_transfer ({columns}) FROM STDIN") as copy:
+            f"COPY ledger_transfer ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_COPY_TYPES)
         for position, t in enumerate(transfers):
             copy.write_row((t.transfer_id, t.agreement_id, t.kind, t.debit_party,
                             t.credit_party, t.amount, t.currency, t.original_amount,
@@ -309,6 +318,16 @@ def rows_in_leaves(session: Session, first: int, last: int) -> list[tuple[Any, .
         return rows
     query = _ordered(None).where(TABLE.c.leaf_index.between(first, last))
     return [(*row[:9], row[9].isoformat(), *row[10:]) for row in session.execute(query)]
+
+
+def render_transfers(session: Session, first: int, last: int) -> dict[int, str]:
+    """The canonical leaf texts of the transfers held by leaves `first`..`last`, by leaf
+    index: the log's renderer of `transfer` leaves."""
+    return {int(row[12]): leaf_text_of(row[:12])
+            for row in rows_in_leaves(session, first, last)}
+
+
+log.register_derived_kind(LEAF_KIND, render_transfers, table="ledger_transfer")
 
 
 def count_transfers(session: Session, agreement_id: str | None = None) -> int:

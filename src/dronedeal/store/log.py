@@ -1,7 +1,11 @@
 """The tamper-evident log's tables and every query on them.
 
-`log_leaf` holds one row per leaf: its index, its kind, its canonical JSON text and the
-RFC 6962 hash of that text's UTF-8 bytes. `merkle_tile` holds the tree's complete
+`log_leaf` holds one row per leaf: its index, its kind and its canonical JSON text, whose
+UTF-8 bytes are what RFC 6962 hashes. A *derived* kind (a transfer, a shipment, …: a
+record that has its own table row naming its leaf) keeps no text here: the text is
+rendered from that row by the renderer its store module registers
+(`register_derived_kind`), so the record is written once, and a changed row no longer
+hashes to the stored leaf hash. `merkle_tile` holds the tree's complete
 nodes, 256 consecutive node hashes of one level per row (level 0 = the leaf hashes), so
 any node is one row read and a proof O(log n) of them. `checkpoint` holds one signed
 note per published tree size.
@@ -25,10 +29,10 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -81,10 +85,11 @@ class LogLeaf(Base):
     idx: Mapped[int] = mapped_column(_INDEX, primary_key=True, autoincrement=False)
     #: what the event is ("party", "transfer", …)
     kind: Mapped[str] = mapped_column(String(KIND_LENGTH))
-    #: RFC 8785 canonical JSON; its UTF-8 bytes are what is hashed. The leaf hash itself
-    #: is not repeated here: level 0 of `merkle_tile` holds it, and `verify` recomputes it
-    #: from this text (storing it twice cost a third of the append).
-    leaf: Mapped[str] = mapped_column(Text)
+    #: RFC 8785 canonical JSON; its UTF-8 bytes are what is hashed. NULL for a derived
+    #: kind, whose text its own row renders. The leaf hash itself is not repeated here:
+    #: level 0 of `merkle_tile` holds it, and `verify` recomputes it from the text
+    #: (storing it twice cost a third of the append).
+    leaf: Mapped[str | None] = mapped_column(Text)
 
 
 class MerkleTile(Base):
@@ -127,6 +132,40 @@ CHECKPOINT: Final[Table] = LogCheckpoint.__table__  # type: ignore[assignment]
 TABLES: Final = (LEAF, TILE, CHECKPOINT)
 
 
+#: render(session, first, last) -> {leaf index: canonical text} of every row of one
+#: derived kind whose leaf index lies in [first, last]
+Renderer = Callable[[Session, int, int], dict[int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedKind:
+    """A leaf kind whose text is rendered from the row of `table` that names the leaf."""
+
+    kind: str
+    render: Renderer
+    table: str
+
+
+_DERIVED: dict[str, DerivedKind] = {}
+
+
+def register_derived_kind(kind: str, render: Renderer, *, table: str | None = None) -> None:
+    """From now on leaves of `kind` keep no text in `log_leaf`: `render` gives it back
+    from the rows of `table` (named in messages), byte for byte as it was appended.
+    Registering the same kind again replaces its renderer."""
+    assert 0 < len(kind) <= KIND_LENGTH
+    _DERIVED[kind] = DerivedKind(kind, render, table or kind)
+
+
+def derived_kinds() -> dict[str, DerivedKind]:
+    return dict(_DERIVED)
+
+
+class MissingRowError(LookupError):
+    """A derived leaf whose row is gone: the store is damaged (`dronedeal audit verify`
+    names it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredCheckpoint:
     tree_size: int
@@ -167,12 +206,15 @@ def _mark_appended(session: Session) -> None:
 
 def insert_leaves(session: Session, first_index: int, leaves: Sequence[tuple[str, str]]
                   ) -> None:
-    """Write leaves first_index, first_index+1, … (kind, canonical JSON).
+    """Write leaves first_index, first_index+1, … (kind, canonical JSON); a derived
+    kind's text is not written (its row holds it).
 
     The bulk path of the log: `executemany` on SQLite, `COPY` on PostgreSQL.
     """
     _mark_appended(session)
-    rows = [(first_index + offset, kind, leaf) for offset, (kind, leaf) in enumerate(leaves)]
+    derived = _DERIVED.keys()
+    rows = [(first_index + offset, kind, None if kind in derived else leaf)
+            for offset, (kind, leaf) in enumerate(leaves)]
     dialect = _dialect(session)
     if dialect == "sqlite":
         session.connection().exec_driver_sql(
@@ -316,7 +358,7 @@ def _fetch(session: Session, sql: str, params: tuple[int, ...]) -> list[tuple[An
 
 
 _LEAF_AND_CHECKPOINT_SQL: Final = (
-    "SELECT log_leaf.leaf, checkpoint.tree_size, checkpoint.root FROM log_leaf "
+    "SELECT log_leaf.leaf, checkpoint.tree_size, checkpoint.root, log_leaf.kind FROM log_leaf "
     "JOIN checkpoint ON checkpoint.tree_size = {size} "
     "WHERE log_leaf.idx = {} AND log_leaf.idx < checkpoint.tree_size")
 _LEAF_AND_LATEST: Final = _LEAF_AND_CHECKPOINT_SQL.replace(
@@ -332,13 +374,29 @@ def leaf_and_checkpoint(session: Session, index: int, size: int | None
         rows = _fetch(session, _LEAF_AND_LATEST, (index,))
     else:
         rows = _fetch(session, _LEAF_AND_SIZE, (size, index))
-    return (rows[0][0], int(rows[0][1]), bytes(rows[0][2])) if rows else None
+    if not rows:
+        return None
+    leaf, tree_size, root, kind = rows[0]
+    return (_rendered(session, index, kind) if leaf is None else leaf), int(tree_size), \
+        bytes(root)
 
 
 def leaf_text(session: Session, index: int) -> str | None:
-    value: str | None = session.execute(select(LEAF.c.leaf).where(LEAF.c.idx == index)
-                                        ).scalar_one_or_none()
-    return value
+    """The text of leaf `index`, None when the log has no such leaf."""
+    row = session.execute(select(LEAF.c.kind, LEAF.c.leaf).where(LEAF.c.idx == index)).first()
+    if row is None:
+        return None
+    kind, leaf = row
+    return _rendered(session, index, kind) if leaf is None else str(leaf)
+
+
+def _rendered(session: Session, index: int, kind: str) -> str:
+    derived = _DERIVED.get(kind)
+    rendering = None if derived is None else derived.render(session, index, index).get(index)
+    if rendering is None:
+        raise MissingRowError(f"leaf {index} ({kind}) keeps its text in a row that is "
+                              f"missing; run `dronedeal audit verify`")
+    return rendering
 
 
 _LEAVES_SQL: Final = ("SELECT idx, kind, leaf FROM log_leaf "
@@ -348,8 +406,60 @@ _LEAVES_SQL: Final = ("SELECT idx, kind, leaf FROM log_leaf "
 def leaves_between(session: Session, start: int, stop: int
                    ) -> list[tuple[int, str, str]]:
     """(index, kind, leaf) of the leaves start <= index < stop, by index: a
-    bounded batch, read by primary-key range on either database."""
-    return _fetch(session, _LEAVES_SQL, (start, stop))
+    bounded batch, read by primary-key range on either database, derived texts
+    rendered; raises MissingRowError when a derived leaf's row is missing."""
+    read = read_leaves(session, start, stop)
+    for index, kind, leaf in read.rows:
+        if leaf is None:
+            raise MissingRowError(f"leaf {index} ({kind}) keeps its text in a row that is "
+                                  f"missing; run `dronedeal audit verify`")
+    return cast(list[tuple[int, str, str]], read.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class LeafBatch:
+    """Leaves of a range with their texts, as `read_leaves` found them."""
+
+    #: (index, kind, text), by index; text None: a derived leaf whose row is missing
+    rows: list[tuple[int, str, str | None]]
+    #: (leaf index, derived kind) of rows that name a leaf of the range that is not of
+    #: their kind (or one stored with its own text)
+    strays: list[tuple[int, DerivedKind]]
+
+
+def read_leaves(session: Session, start: int, stop: int, *, every_kind: bool = False
+                ) -> LeafBatch:
+    """The leaves start <= index < stop with their texts: stored ones as stored, derived
+    ones rendered (one range query per derived kind present). `every_kind` runs every
+    registered renderer even when no leaf of its kind is in the range, so that rows
+    naming a wrong leaf show up as strays (`verify`)."""
+    rows: list[tuple[int, str, str | None]] = _fetch(session, _LEAVES_SQL, (start, stop))
+    wanted = set(_DERIVED) if every_kind else {kind for _, kind, leaf in rows if leaf is None}
+    if not wanted:
+        return LeafBatch(rows, [])
+    rendered: dict[int, str] = {}
+    strays: list[tuple[int, DerivedKind]] = []
+    stored = {index: (kind, text) for index, kind, text in rows}
+    for kind in sorted(wanted):
+        derived = _DERIVED.get(kind)
+        if derived is None:
+            continue
+        for index, rendering in derived.render(session, start, stop - 1).items():
+            leaf = stored.get(index)
+            if leaf is None or leaf[0] != kind or leaf[1] is not None or index in rendered:
+                strays.append((index, derived))
+            else:
+                rendered[index] = rendering
+    filled = [(index, kind, rendered.get(index) if leaf is None else leaf)
+              for index, kind, leaf in rows]
+    return LeafBatch(filled, sorted(strays, key=lambda stray: stray[0]))
+
+
+def rows_beyond(session: Session, size: int) -> list[tuple[int, DerivedKind]]:
+    """(leaf index, kind) of derived rows that name a leaf at or beyond `size`."""
+    found = [(index, derived) for derived in _DERIVED.values()
+             for index in derived.render(session, size, (1 << 63) - 1)]
+    return sorted(found, key=lambda item: item[0])
 
 
 def tiles_between(session: Session, level: int, first_tile: int, last_tile: int
