@@ -12,13 +12,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from tests.services.test_ledger import EXAMPLE, post
 
 from dronedeal.services import audit, keys
 from dronedeal.store import log
 from dronedeal.store.base import Base
 from dronedeal.store.db import make_engine
 from dronedeal.store.schema import alembic_config, create_schema, head_revision, revision_of
-from tests.services.test_ledger import EXAMPLE, post
 
 
 @pytest.fixture
