@@ -15,6 +15,11 @@ The floor, measured in the same run on the same database: the same rows, parsed
 (`csv.reader`, untimed), written into bare tables of the same columns (primary key
 only) by the database's plain bulk path — `executemany` on SQLite, `COPY` on
 PostgreSQL — in batches of 20,000, one transaction. Prints one JSON line per database.
+
+Beside the wall-clock figures it prints this process's CPU seconds (all its threads) for
+the imports and for the floor: on SQLite the database works inside the process, so on a
+machine shared with other work `cpu_ratio` is the steadier figure (on PostgreSQL the
+server's share is not in it).
 """
 
 from __future__ import annotations
@@ -135,12 +140,13 @@ FLOOR_TABLES = {
 }
 
 
-def floor(engine: Engine, table: str, path: Path) -> float:
-    """Seconds to write the file's parsed rows into a bare table by the plain bulk path."""
+def floor(engine: Engine, table: str, path: Path) -> tuple[float, float]:
+    """Seconds (wall clock, then this process's CPU) to write the file's parsed rows into a
+    bare table by the plain bulk path."""
     create, name, width = FLOOR_TABLES[table]
     with engine.begin() as connection:
         connection.exec_driver_sql(create)
-    seconds = 0.0
+    seconds = cpu = 0.0
     with path.open(encoding="utf-8", newline="") as handle, engine.begin() as connection:
         reader = csv.reader(handle)
         next(reader)
@@ -150,7 +156,7 @@ def floor(engine: Engine, table: str, path: Path) -> float:
                                                                      strict=False)]
             if not rows:
                 break
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             if engine.dialect.name == "postgresql":
                 raw: Any = connection.connection.driver_connection
                 with raw.cursor() as cursor, cursor.copy(f"COPY {name} FROM STDIN") as copy:
@@ -160,14 +166,16 @@ def floor(engine: Engine, table: str, path: Path) -> float:
                 marks = ", ".join("?" for _ in range(width))
                 connection.exec_driver_sql(f"INSERT INTO {name} VALUES ({marks})", rows)
             seconds += time.perf_counter() - start
-    return seconds
+            cpu += time.process_time() - start_cpu
+    return seconds, cpu
 
 
-def timed_import(engine: Engine, folder: Path, signer: keys.Signer) -> float:
-    start = time.perf_counter()
+def timed_import(engine: Engine, folder: Path, signer: keys.Signer) -> tuple[float, float]:
+    """Seconds (wall clock, then this process's CPU) to import `folder`, commit included."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     with Session(engine) as session, session.begin():
         import_pack(session, folder, signer)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def run(db: str, url: str, n: int, packs: tuple[Path, Path, Path], signer: keys.Signer) -> None:
@@ -175,15 +183,18 @@ def run(db: str, url: str, n: int, packs: tuple[Path, Path, Path], signer: keys.
     engine = make_engine(url)
     create_schema(engine)
     timed_import(engine, master, signer)
-    floor_seconds = floor(engine, "shipments", shipped / "shipments.csv")
-    floor_seconds += floor(engine, "inspections", inspected / "inspections.csv")
-    ship_seconds = timed_import(engine, shipped, signer)
-    inspect_seconds = timed_import(engine, inspected, signer)
-    total = ship_seconds + inspect_seconds
+    floor_ship = floor(engine, "shipments", shipped / "shipments.csv")
+    floor_inspect = floor(engine, "inspections", inspected / "inspections.csv")
+    floor_seconds, floor_cpu = floor_ship[0] + floor_inspect[0], floor_ship[1] + floor_inspect[1]
+    ship_seconds, ship_cpu = timed_import(engine, shipped, signer)
+    inspect_seconds, inspect_cpu = timed_import(engine, inspected, signer)
+    total, cpu = ship_seconds + inspect_seconds, ship_cpu + inspect_cpu
     emit(bench="import.manifests", db=db, n=n, shipments_seconds=round(ship_seconds, 2),
          inspections_seconds=round(inspect_seconds, 2), seconds=round(total, 2),
          rows_per_s=round(2 * n / total), floor_seconds=round(floor_seconds, 2),
-         ratio=round(total / floor_seconds, 2), peak_rss_mb=peak_rss_mb())
+         ratio=round(total / floor_seconds, 2), cpu_seconds=round(cpu, 2),
+         floor_cpu_seconds=round(floor_cpu, 2), cpu_ratio=round(cpu / floor_cpu, 2),
+         peak_rss_mb=peak_rss_mb())
     engine.dispose()
 
 

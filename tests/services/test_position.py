@@ -40,7 +40,7 @@ from dronedeal.services import keys
 from dronedeal.services import ledger as ledger_service
 from dronedeal.services.importer import import_pack
 from dronedeal.services.position import UnknownAgreementError, position, settlement
-from dronedeal.store import master
+from dronedeal.store import master, tallies
 from dronedeal.store.events import (
     CaseDeliveryRow,
     CaseLineRow,
@@ -374,6 +374,10 @@ def load_events(session: Session, files: dict[str, str], signer: keys.Signer) ->
             "license_id": r["license_id"] or None,
             "shipped_on": D.fromisoformat(r["shipped_on"]), "leaf_index": next(_leaves)}
             for r in shipments])
+        tallies.add_shipments(session, [
+            (products[r["product_id"]].supplier_id, r["serial"], r["product_id"], r["lot_id"],
+             r["order_id"], r["license_id"] or None, D.fromisoformat(r["shipped_on"]))
+            for r in shipments])
     inspections = _rows(files.get("inspections.csv", "serial\n"))
     if inspections:
         session.execute(insert(InspectionRow), [{
@@ -382,6 +386,10 @@ def load_events(session: Session, files: dict[str, str], signer: keys.Signer) ->
             "inspected_on": D.fromisoformat(r["inspected_on"]), "leaf_index": next(_leaves)}
             for r in inspections])
         lots = _lots_of(session, inspections, products)
+        tallies.add_inspections(session, [
+            (products[r["product_id"]].supplier_id, r["serial"], r["product_id"], r["result"],
+             r["reason"] or None, D.fromisoformat(r["inspected_on"])) for r in inspections],
+            [lots[(products[r["product_id"]].supplier_id, r["serial"])] for r in inspections])
         accepted: defaultdict[tuple[str, D], defaultdict[str, int]] = defaultdict(
             lambda: defaultdict(int))
         for r in inspections:

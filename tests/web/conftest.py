@@ -9,6 +9,7 @@ Screenshots go to `test-artifacts/screenshots/` (a folder that ignores itself in
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -21,6 +22,8 @@ from typing import Any
 
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
+from httpx2 import Response
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from tests.api.conftest import deal, signing_key  # noqa: F401 (fixtures: officers' scopes)
@@ -43,6 +46,23 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PEOPLE = {"admin": "demo-admin", "auditor": "demo-auditor",
           "manufacturer_1": "demo-manufacturer-1", "manufacturer_2": "demo-manufacturer-2",
           "inspector": "demo-inspector"}
+
+
+CSRF_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = CSRF_INPUT.search(html)
+    assert found is not None, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def log_in(client: TestClient, token: str) -> Response:
+    """Log in through the login form, as a browser does (its CSRF token included)."""
+    form = csrf_of(client.get("/login").text)
+    return client.post("/login", data={"token": token, "csrf_token": form},
+                       follow_redirects=False)
 
 
 @dataclass

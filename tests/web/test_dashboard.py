@@ -4,11 +4,14 @@ viewer, the import page and the language switch."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ from dronedeal.core.money import format_amount
 from dronedeal.services import position
 from dronedeal.store.db import make_engine
 from dronedeal.store.events import ShipmentRow
+from dronedeal.store.log import LogCheckpoint
 from dronedeal.store.master import AgreementRow, PartyRow, ProductRow
 
 PAGES = ("/", "/agreements/ua-us-2025", "/audit", "/compliance", "/licenses", "/suppliers",
@@ -48,6 +52,18 @@ def _positions(demo: Demo) -> dict[str, dict[str, Any]]:
         ids = list(session.scalars(select(AgreementRow.agreement_id)))
         return {a: position.position(session=session, agreement_id=a,
                                      as_of=dt.date.today()).document() for a in ids}
+
+
+def _vectors_path() -> Path:
+    """The RFC 6962 vectors in the shared folder beside the repository (as tests/core)."""
+    name = Path("data") / "rfc6962-vectors.json"
+    candidates = [Path(__file__).resolve().parents[3] / "shared" / name]
+    if os.environ.get("DRONEDEAL_SHARED"):
+        candidates.append(Path(os.environ["DRONEDEAL_SHARED"]) / name)
+    found = next((path for path in candidates if path.exists()), None)
+    if found is None:
+        raise FileNotFoundError(f"rfc6962-vectors.json not found in {candidates}")
+    return found
 
 
 FULL = ("ordered", "shipped", "accepted", "rejected")
@@ -126,7 +142,26 @@ def test_agreement_page_shows_balances_settlement_and_months(people: dict[str, P
     # the chart has a bar per (month, flow) and its table a row per month
     months = person.page.locator("#months tbody tr").count()
     assert months > 0
-    assert person.page.locator("svg.chart rect title").count() == months * 2
+    assert person.page.locator("svg[aria-labelledby='months-title'] rect title").count() == \
+        months * 2
+    # per flow and month, the categories add up to the flow's accepted units
+    sections = person.page.eval_on_selector_all(
+        "section.flow-categories", "els => els.map(e => e.dataset.flow)")
+    assert sections == [f["flow_id"] for f in document["flows"] if f["accepted"]["units"]]
+    for flow in sections:
+        per_month = person.page.eval_on_selector_all(
+            f"#months tbody tr td[data-flow='{flow}'] [data-figure='month-units']",
+            "els => els.map(e => [e.closest('tr').dataset.month, Number(e.dataset.value)])")
+        by_category = person.page.eval_on_selector_all(
+            f"section[data-flow='{flow}'] tbody tr",
+            "rows => rows.map(r => [r.dataset.month, [...r.querySelectorAll("
+            "'[data-figure=category-units]')].reduce((n, e) => n + Number(e.dataset.value), 0)])")
+        assert dict(by_category) == {m: n for m, n in per_month if n}, flow
+        total = sum(n for _, n in by_category)
+        assert person.figures(f"section[data-flow='{flow}'] h3", "flow-category-total") == \
+            [str(total)]
+        assert person.page.locator(
+            f"svg[aria-labelledby='categories-{flow}-title'] rect title").count() > 0
     person.shot("agreement-full")
 
 
@@ -207,6 +242,114 @@ def test_the_audit_page_verifies_an_inclusion_proof_in_the_browser(
             "document.getElementById('verdict').dataset.verified === 'false'")
     finally:
         person.page.unroute("**/audit/proof*")
+
+
+def _consistency(person: Person, size: str | None = None) -> tuple[str, str]:
+    """Ask the audit page to prove consistency from `size` (None: its default); the
+    verdict (`true`/`false`) and its text."""
+    if size is not None:
+        person.page.fill("#from-size", size)
+    person.page.click("#consistency button")
+    person.page.wait_for_selector("#consistency-verdict[data-verified]")
+    return (str(person.page.get_attribute("#consistency-verdict", "data-verified")),
+            person.page.inner_text("#consistency-verdict"))
+
+
+def test_the_public_verifies_the_checkpoint_and_consistency_in_the_browser(
+        people: dict[str, Person], demo: Demo) -> None:
+    person = people["anonymous"]
+    person.open("/audit")
+    person.page.wait_for_selector("#signature-verdict[data-verified]")
+    assert person.page.get_attribute("#signature-verdict", "data-verified") == "true"
+    with _read(demo) as session:
+        sizes = list(session.scalars(select(LogCheckpoint.tree_size)
+                                     .order_by(LogCheckpoint.tree_size)))
+    assert len(sizes) >= 2
+    latest = int(person.figures("main", "tree_size")[0])
+    assert f"\n{latest}\n" in person.page.locator("#checkpoint").inner_text()
+    # the default earlier size is the first checkpoint; its signature and root are checked
+    assert person.page.input_value("#from-size") == str(sizes[0])
+    verified, text = _consistency(person)
+    assert verified == "true", text
+    assert "signed checkpoint" in text
+    assert f"\n{sizes[0]}\n" in person.page.locator("#earlier-checkpoint").inner_text()
+    person.shot("audit-consistency")
+    # a size at which nothing was signed: proved against the root the proof gives
+    assert _consistency(person, str(sizes[0] - 1))[0] == "true"
+    assert _consistency(person, str(sizes[-2]))[0] == "true"
+
+    def flip(route: Any) -> None:
+        proof = route.fetch().json()
+        raw = bytearray(base64.b64decode(proof["proof"][0]))
+        raw[0] ^= 1
+        proof["proof"][0] = base64.b64encode(bytes(raw)).decode()
+        route.fulfill(body=json.dumps(proof), content_type="application/json")
+
+    def resign(route: Any) -> None:
+        # a forged earlier checkpoint: another root under the real signature line
+        lines = route.fetch().text().split("\n")
+        lines[2] = base64.b64encode(bytes(32)).decode()
+        route.fulfill(body="\n".join(lines), content_type="text/plain")
+
+    for pattern, handler in (("**/api/v1/audit/proofs/consistency*", flip),
+                             ("**/api/v1/audit/checkpoint?size=*", resign)):
+        person.page.route(pattern, handler)
+        try:
+            verified, text = _consistency(person, str(sizes[0]))
+            assert verified == "false", (pattern, text)
+        finally:
+            person.page.unroute(pattern)
+    assert _consistency(person, str(sizes[0]))[0] == "true"
+
+    def other_size(route: Any) -> None:
+        # the page as a tampering server would send it: the checkpoint claims one leaf less
+        html = route.fetch().text()
+        route.fulfill(body=html.replace(f"\n{latest}\n", f"\n{latest - 1}\n", 1),
+                      content_type="text/html")
+
+    person.page.route("**/audit", other_size)
+    try:
+        person.open("/audit")
+        person.page.wait_for_selector("#signature-verdict[data-verified]")
+        assert person.page.get_attribute("#signature-verdict", "data-verified") == "false"
+    finally:
+        person.page.unroute("**/audit")
+
+
+def test_the_page_scripts_agree_with_the_rfc_6962_vectors(people: dict[str, Person]) -> None:
+    vectors = json.loads(_vectors_path().read_text())
+    person = people["anonymous"]
+    person.open("/audit")
+    results = person.page.evaluate("""async (v) => {
+      const log = DronedealLog;
+      const bytes = (h) => Uint8Array.from(h.match(/../g) || [], (x) => parseInt(x, 16));
+      const out = [];
+      for (const c of v.consistency) {
+        if (c.size1 === 0) continue;
+        const args = [c.size1, c.size2, bytes(v.roots[c.size1]), bytes(v.roots[c.size2])];
+        const proof = c.proof.map(bytes);
+        out.push([c, "good", await log.verifyConsistency(...args, proof)]);
+        if (proof.length) {
+          const bad = proof.map((p) => p.slice());
+          bad[bad.length - 1][5] ^= 0x80;
+          out.push([c, "flipped", await log.verifyConsistency(...args, bad)]);
+          out.push([c, "short", await log.verifyConsistency(...args, proof.slice(1))]);
+        }
+        if (c.size1 < c.size2) {
+          out.push([c, "other size", await log.verifyConsistency(
+            c.size1, c.size2 - 1, args[2], bytes(v.roots[c.size2 - 1]), proof)]);
+        }
+      }
+      for (const c of v.inclusion) {
+        const got = await log.rootFromPath(bytes(v.leaves_hex[c.index]), c.index, c.size,
+                                           c.path.map(bytes));
+        out.push([c, "inclusion", got !== null && log.equal(got.root, bytes(v.roots[c.size]))]);
+      }
+      return out;
+    }""", vectors)
+    assert len(results) > 10
+    for case, kind, ok in results:
+        assert ok == (kind in ("good", "inclusion")), (case, kind)
 
 
 def test_the_compliance_filters_narrow_the_findings(people: dict[str, Person]) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 
 from tests.api.conftest import Deal
+from tests.web.conftest import log_in
 
 
 def _login(deal: Deal, who: str) -> None:
     deal.client.cookies.clear()
-    response = deal.client.post("/login", data={"token": deal.tokens[who]},
-                                follow_redirects=False)
-    assert response.status_code == 303
+    assert log_in(deal.client, deal.tokens[who]).status_code == 303
 
 
 def _agreements(html: str) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Final
 from fastapi import FastAPI
 
 from dronedeal.api import problems
+from dronedeal.api.cache import Figures
 from dronedeal.api.deps import Settings
 from dronedeal.api.middleware import RequestPlumbing
 from dronedeal.api.routers import audit, catalog, imports, reports, users
@@ -65,14 +66,23 @@ def create_app(database_url: str | None = None, *, key: str | Path | None = None
         redoc_url=None,
         lifespan=_lifespan,
     )
+    reader_engine = read_only(engine)
     app.state.settings = Settings(
-        engine=engine, writers=session_factory(engine),
-        readers=session_factory(read_only(engine)), key=keys.key_path(key),
+        engine=engine, reader_engine=reader_engine, writers=session_factory(engine),
+        readers=session_factory(reader_engine), key=keys.key_path(key),
         max_upload_bytes=limit)
+    app.state.figures = Figures()
     problems.install(app)
     app.add_middleware(RequestPlumbing, max_body=limit)
-    for router in (catalog.router, reports.router, audit.router, imports.router,
+    # the reports first: routes are tried in order, and they take the load
+    for router in (reports.router, catalog.router, audit.router, imports.router,
                    users.router):
         app.include_router(router, prefix=PREFIX, responses=problems.COMMON_RESPONSES)
     install_dashboard(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app on `DRONEDEAL_DB` and `DRONEDEAL_KEY` (else the defaults): the factory
+    each `dronedeal serve` worker process calls."""
+    return create_app()

@@ -45,9 +45,13 @@ class RequestPlumbing:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}
-        given = headers.get("x-request-id", "")
+        given, length = "", b""
+        for name, value in scope.get("headers", ()):
+            # ASGI servers give header names in lower case
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+            elif name == b"content-length":
+                length = value
         request_id = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
@@ -71,7 +75,7 @@ class RequestPlumbing:
             return message
 
         try:
-            declared = int(headers.get("content-length", "0") or "0")
+            declared = int(length or b"0")
         except ValueError:
             declared = 0
         try:

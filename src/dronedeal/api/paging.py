@@ -3,7 +3,8 @@
 A cursor is opaque to clients: URL-safe base64 of the JSON list of the last key of the
 previous page. A cursor that does not decode to a key of the listing's shape is a 400
 problem, never a database error. A report's ETag is a hash of its JSON body, so a
-client that sends it back in `If-None-Match` gets 304 without the body.
+client that sends it back in `If-None-Match` gets 304 without the body; a report is
+rendered once into a `Rendered` (body and ETag), which the report cache keeps.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import base64
 import binascii
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from fastapi import Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from dronedeal.api.problems import ApiProblem
@@ -76,17 +77,33 @@ def _matches(request: Request, tag: str) -> bool:
     return "*" in candidates or tag in candidates
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A report's answer, rendered once: its body, ETag and media type. Cached as it is
+    (`api.cache`), so a repeated request costs no JSON encoding and no hashing."""
+
+    body: bytes
+    etag: str
+    media_type: str
+
+    def answer(self, request: Request) -> Response:
+        """200 with the body and ETag, or 304 without a body when If-None-Match holds it."""
+        if _matches(request, self.etag):
+            return Response(status_code=304, headers={"ETag": self.etag})
+        return Response(self.body, media_type=self.media_type, headers={"ETag": self.etag})
+
+
+def render(document: Any, *, media_type: str = "application/json") -> Rendered:
+    """`document` as JSON (or as text, when it is a str) with its ETag."""
+    if isinstance(document, str):
+        body = document.encode()
+    else:
+        body = json.dumps(document, ensure_ascii=False, allow_nan=False, indent=None,
+                          separators=(",", ":")).encode()
+    return Rendered(body, _etag(body), media_type)
+
+
 def with_etag(request: Request, document: Any, *, media_type: str = "application/json"
               ) -> Response:
     """`document` as JSON (or text, when it is a str) with an ETag; 304 when it matches."""
-    if isinstance(document, str):
-        body = document.encode()
-        response: Response = Response(body, media_type=media_type)
-    else:
-        response = JSONResponse(document)
-        body = bytes(response.body)
-    tag = _etag(body)
-    if _matches(request, tag):
-        return Response(status_code=304, headers={"ETag": tag})
-    response.headers["ETag"] = tag
-    return response
+    return render(document, media_type=media_type).answer(request)

@@ -5,8 +5,10 @@ on one event date in one currency (a lot's units on one shipping or inspection d
 case delivery, one payment, one order or case line). This module converts each batch
 once, at its date's rate, rounding half-even, and sums the converted amounts: the same
 rule the ledger posts by, so a flow's accepted value equals the acceptance transfers it
-caused, to the minor unit. Everything else here is arithmetic on figures already in
-the agreement currency.
+caused, to the minor unit (`BatchConverter` does that conversion in integers, with the
+exact rate of each currency and date looked up once: the same quotient, the same
+rounding, for the thousands of batches of a large deal). Everything else here is
+arithmetic on figures already in the agreement currency.
 
 Invariants kept here (asserted where they are built):
 
@@ -34,7 +36,7 @@ from fractions import Fraction
 from typing import Any, Final
 
 from dronedeal.core.fx import RateTable
-from dronedeal.core.money import decimal_text, format_amount
+from dronedeal.core.money import decimal_text, digits, format_amount
 from dronedeal.core.netting import ProposedPayment, apply, settle
 
 #: the places a ratio is reported with
@@ -68,18 +70,67 @@ class Figure:
 ZERO: Final = Figure(0, 0)
 
 
+#: above this many bits in `minor × numerator` (2**149 < 10**45) a conversion goes the
+#: Decimal way: `money.convert` is exact only within its 50 significant digits
+EXACT_BITS: Final = 149
+
+
+class BatchConverter:
+    """`RateTable.convert` for many amounts on few (currency, date) pairs: the exact
+    factor numerator / denominator of each pair is looked up once, and an amount becomes
+    round-half-even(minor × numerator / denominator) in integers — the same exact
+    quotient, rounded once, that `AppliedRate.convert` computes with Decimal (a direct
+    rate) or Fraction (an inverse one). Amounts too large for `money.convert`'s 50
+    significant digits to be exact go through `RateTable.convert` itself."""
+
+    __slots__ = ("_factors", "_rates")
+
+    def __init__(self, rates: RateTable) -> None:
+        self._rates = rates
+        self._factors: dict[tuple[str, str, dt.date], tuple[int, int]] = {}
+
+    def _factor(self, source: str, target: str, on: dt.date) -> tuple[int, int]:
+        applied = self._rates.applied(source, target, on)
+        if applied.quote is None:
+            return 1, 1
+        rate = Fraction(applied.quote.rate)
+        scale = Fraction(10) ** (digits(target) - digits(source))
+        factor = scale / rate if applied.inverse else scale * rate
+        return factor.numerator, factor.denominator
+
+    def convert(self, minor: int, source: str, target: str, on: dt.date) -> int:
+        """`minor` (≥ 0) units of `source` in `target` at the rate of `on`, half-even;
+        raises MissingRateError."""
+        assert minor >= 0, "a converted amount is never negative"
+        key = (source, target, on)
+        factor = self._factors.get(key)
+        if factor is None:
+            factor = self._factors[key] = self._factor(source, target, on)
+        numerator, denominator = factor
+        product = minor * numerator
+        if product.bit_length() > EXACT_BITS:
+            return self._rates.convert(minor, source, target, on)
+        quotient, remainder = divmod(product, denominator)
+        twice = 2 * remainder
+        if twice > denominator or (twice == denominator and quotient % 2 == 1):
+            quotient += 1
+        return quotient
+
+
 def totals_by_flow(
-    batches: Iterable[Batch], rates: RateTable, currency: str
+    batches: Iterable[Batch], rates: RateTable | BatchConverter, currency: str
 ) -> dict[str, Figure]:
     """Per flow, Σ units and Σ value of `batches`, each converted into `currency` at the
     rate of its date and rounded half-even before summing. Raises MissingRateError."""
+    converter = rates if isinstance(rates, BatchConverter) else BatchConverter(rates)
     units: defaultdict[str, int] = defaultdict(int)
     values: defaultdict[str, int] = defaultdict(int)
     for batch in batches:
         assert batch.units >= 0, f"a negative unit count in {batch.flow_id}"
         assert batch.value >= 0, f"a negative value in {batch.flow_id}"
         units[batch.flow_id] += batch.units
-        values[batch.flow_id] += rates.convert(batch.value, batch.currency, currency, batch.on)
+        values[batch.flow_id] += converter.convert(batch.value, batch.currency, currency,
+                                                   batch.on)
     return {flow_id: Figure(units[flow_id], values[flow_id]) for flow_id in units}
 
 

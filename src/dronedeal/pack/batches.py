@@ -178,11 +178,17 @@ class _BatchChecker:
     def check(self, numbers: Sequence[int], records: list[list[str]]) -> Batch:
         batch = Batch()
         width = self.width
-        if set(map(len, records)) == {width}:
-            if self.fast:
-                self._by_columns(numbers, records, batch)
-            else:
-                self._row_by_row(list(zip(numbers, records, strict=True)), batch)
+        if self.fast:
+            # the transposition checks that every record has the same length, in C
+            try:
+                transposed = list(zip(*records, strict=True))
+            except ValueError:
+                transposed = []
+            if len(transposed) == width:
+                self._by_columns(numbers, records, batch, transposed)
+                return batch
+        elif set(map(len, records)) == {width}:
+            self._row_by_row(list(zip(numbers, records, strict=True)), batch)
             return batch
         shaped: list[tuple[int, list[str]]] = []
         for row, cells in zip(numbers, records, strict=True):
@@ -226,16 +232,24 @@ class _BatchChecker:
             batch.values.append(tuple(values.get(name) for name in names))
 
     def _by_columns(self, numbers: Sequence[int], records: list[list[str]],
-                    batch: Batch) -> None:
-        if not all(map(any, records)):  # blank rows are layout, not data
+                    batch: Batch, transposed: list[tuple[str, ...]] | None = None) -> None:
+        """Check a batch of records of the header's width column by column;
+        `transposed`: the records as one tuple per header column, when already made."""
+        # blank rows (every cell empty or spaces) are layout, not data; a blank row has a
+        # blank first cell, so a first column without one (the usual case, seen in C)
+        # spares the row-by-row search for them
+        if ((transposed is None or not all(map(str.strip, transposed[0])))
+                and not all(any(map(str.strip, cells)) for cells in records)):
             kept = [(row, cells) for row, cells in zip(numbers, records, strict=True)
-                    if any(cells)]
+                    if any(map(str.strip, cells))]
             numbers, records = [row for row, _ in kept], [cells for _, cells in kept]
+            transposed = None
         if not records:
             return
         bad: dict[int, list[tuple[int, str, str]]] = {}  # position -> (column order, name, msg)
         columns: list[Sequence[object]] = []
-        transposed = list(zip(*records, strict=True))  # one tuple per header column, in C
+        if transposed is None:
+            transposed = list(zip(*records, strict=True))  # one tuple per header column, in C
         for order, index in enumerate(self.positions):
             if index is None:
                 columns.append([None] * len(records))

@@ -18,23 +18,28 @@ items come back with the key of the last one when more may follow.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from dronedeal.core.compliance import Finding
 from dronedeal.core.licenses import Remaining
 from dronedeal.core.money import format_amount
 from dronedeal.core.records import Agreement
 from dronedeal.services import licenses
 from dronedeal.services.compliance import check
 from dronedeal.services.users import User
-from dronedeal.store import log, master
+from dronedeal.store import log, master, tallies
 from dronedeal.store.compliance import current_findings
 from dronedeal.store.events import (
+    PAYMENT,
     CaseDeliveryRow,
     CaseLineRow,
     InspectionRow,
@@ -44,6 +49,7 @@ from dronedeal.store.events import (
 from dronedeal.store.ledger import stream_transfers
 from dronedeal.store.log import LogLeaf
 from dronedeal.store.master import FlowRow, LicenseRow, OrderRow, PartyRow, ProductRow
+from dronedeal.store.tallies import TALLY
 
 #: a page holds at most this many items
 MAX_LIMIT: Final = 500
@@ -345,7 +351,7 @@ def case_line_document(r: CaseLineRow) -> dict[str, Any]:
             "unit_price": format_amount(r.unit_price, r.currency), "currency": r.currency}
 
 
-def payment_document(r: PaymentRow) -> dict[str, Any]:
+def payment_document(r: PaymentRow | Row[Any]) -> dict[str, Any]:
     return {"payment_id": r.payment_id, "agreement_id": r.agreement_id,
             "payer_id": r.payer_id, "payee_id": r.payee_id,
             "amount": format_amount(r.amount, r.currency), "currency": r.currency,
@@ -473,18 +479,28 @@ def get_license(session: Session, viewer: User | None, license_id: str) -> dict[
     return license_document(row, _remaining(session, [license_id]).get(license_id))
 
 
+def tally_scope(viewer: User) -> ColumnElement[bool] | None:
+    """`shipment_scope` on `unit_tally`, whose rows carry their units' maker and order."""
+    t = TALLY.c
+    if viewer.role == "manufacturer":
+        return t.manufacturer_id == _party(viewer)
+    orders = _visible_orders(viewer)
+    return None if orders is None else t.order_id.in_(orders)
+
+
 def _lot_query(user: User) -> AnySelect:
-    accepted = func.sum(case((InspectionRow.result == "accepted", 1), else_=0))
-    rejected = func.sum(case((InspectionRow.result == "rejected", 1), else_=0))
-    query = (select(ShipmentRow.lot_id, ShipmentRow.manufacturer_id,
-                    func.min(ShipmentRow.product_id), func.min(ShipmentRow.order_id),
-                    func.count(), func.min(ShipmentRow.shipped_on),
-                    func.max(ShipmentRow.shipped_on), accepted, rejected)
-             .outerjoin(InspectionRow, and_(
-                 InspectionRow.manufacturer_id == ShipmentRow.manufacturer_id,
-                 InspectionRow.serial == ShipmentRow.serial))
-             .group_by(ShipmentRow.lot_id, ShipmentRow.manufacturer_id))
-    return _where(query, shipment_scope(user))
+    """Lots per (lot, manufacturer) from `unit_tally`: a few rows per lot, not its units."""
+    t = TALLY.c
+
+    def units(event: str) -> ColumnElement[Any]:
+        return func.sum(case((t.event == event, t.units), else_=0))
+
+    shipped_on = case((t.event == tallies.SHIPPED, t.day))
+    query = (select(t.lot_id, t.manufacturer_id, func.min(t.product_id), func.min(t.order_id),
+                    units(tallies.SHIPPED), func.min(shipped_on), func.max(shipped_on),
+                    units(tallies.ACCEPTED), units(tallies.REJECTED))
+             .group_by(t.lot_id, t.manufacturer_id))
+    return _where(query, tally_scope(user))
 
 
 def _lot_document(row: Any) -> dict[str, Any]:
@@ -498,21 +514,34 @@ def list_lots(session: Session, viewer: User | None, *, after: Key | None = None
               limit: int = 50) -> Page:
     """Lots (shipments grouped by lot and manufacturer) the viewer may read."""
     user = require(viewer, "lots")
-    keys = [ShipmentRow.lot_id, ShipmentRow.manufacturer_id]
+    keys = [TALLY.c.lot_id, TALLY.c.manufacturer_id]
     query = _lot_query(user)
-    if after is not None:
-        query = query.having(tuple_(*keys) > tuple_(*after))
+    if after is not None:  # rows of earlier lots are skipped before grouping
+        query = query.where(TALLY.c.lot_id >= after[0]).having(tuple_(*keys) > tuple_(*after))
     rows = list(session.execute(query.order_by(*keys).limit(_limit(limit) + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return [_lot_document(r) for r in rows], ((rows[-1][0], rows[-1][1]) if more else None)
 
 
+def units_by_manufacturer(session: Session, viewer: User | None) -> dict[str, dict[str, int]]:
+    """Units shipped, accepted and rejected per manufacturer, of the lots the viewer may
+    read: the sums of `list_lots` over every page, in one GROUP BY of the tally."""
+    user = require(viewer, "lots")
+    t = TALLY.c
+    query = _where(select(t.manufacturer_id, t.event, func.sum(t.units))
+                   .group_by(t.manufacturer_id, t.event), tally_scope(user))
+    out: dict[str, dict[str, int]] = {}
+    for maker, event, units in session.execute(query):
+        out.setdefault(maker, dict.fromkeys(tallies.EVENTS, 0))[event] = int(units)
+    return out
+
+
 def get_lot(session: Session, viewer: User | None, lot_id: str) -> dict[str, Any]:
     """A lot with its first serials (of every manufacturer that used the lot id)."""
     user = require(viewer, "lots")
-    rows = list(session.execute(_lot_query(user).where(ShipmentRow.lot_id == lot_id)
-                                .order_by(ShipmentRow.manufacturer_id)))
+    rows = list(session.execute(_lot_query(user).where(TALLY.c.lot_id == lot_id)
+                                .order_by(TALLY.c.manufacturer_id)))
     if not rows:
         raise NotVisibleError(f"no lot {lot_id!r} you may read")
     serials = list(session.scalars(
@@ -528,10 +557,18 @@ def get_unit(session: Session, viewer: User | None, serial: str,
     """One delivered unit: its shipment, inspection, order, license, the findings on its
     product in force on its inspection (or shipping) date, and its log leaf."""
     user = require(viewer, "units")
-    query = _where(select(ShipmentRow), shipment_scope(user)).where(ShipmentRow.serial == serial)
-    if manufacturer_id is not None:
-        query = query.where(ShipmentRow.manufacturer_id == manufacturer_id)
-    shipment = session.scalars(query.order_by(ShipmentRow.manufacturer_id)).first()
+    # a serial is unique per manufacturer: first the makers that shipped it, by probing
+    # the primary key (manufacturer, serial) once per party rather than scanning a
+    # million shipments for the serial; then the viewer's scope on those few rows only
+    makers = list(session.scalars(
+        select(ShipmentRow.manufacturer_id).where(
+            ShipmentRow.serial == serial,
+            ShipmentRow.manufacturer_id.in_([manufacturer_id] if manufacturer_id is not None
+                                            else select(PartyRow.party_id)))))
+    shipment = None if not makers else session.scalars(
+        _where(select(ShipmentRow), shipment_scope(user))
+        .where(ShipmentRow.manufacturer_id.in_(makers), ShipmentRow.serial == serial)
+        .order_by(ShipmentRow.manufacturer_id).limit(1)).first()
     if shipment is None:
         raise NotVisibleError(f"no unit {serial!r} you may read")
     inspection = session.get(InspectionRow, (shipment.manufacturer_id, serial))
@@ -593,13 +630,28 @@ def get_case(session: Session, viewer: User | None, case_id: str) -> dict[str, A
                             "leaf_index": d.leaf_index} for d in deliveries]}
 
 
-def list_payments(session: Session, viewer: User | None, *, after: Key | None = None,
-                  limit: int = 50) -> Page:
-    """Payments the viewer may read, by id."""
+def list_payments(session: Session, viewer: User | None, *, agreement_id: str | None = None,
+                  after: Key | None = None, limit: int = 50) -> Page:
+    """Payments the viewer may read (of one agreement), by id."""
     user = require(viewer, "payments")
-    return _keyset(session, _where(select(PaymentRow), payment_scope(user)),
-                   [PaymentRow.payment_id], after, limit, to_doc=lambda r: payment_document(r[0]),
-                   key_of=lambda r: (r[0].payment_id,))
+    query = _where(select(*PAYMENT.c), payment_scope(user))
+    if agreement_id is not None:
+        query = query.where(PAYMENT.c.agreement_id == agreement_id)
+    # plain rows, not ORM objects: a listing of many pages costs less per row
+    return _keyset(session, query, [PAYMENT.c.payment_id], after, limit,
+                   to_doc=payment_document, key_of=lambda r: (r.payment_id,))
+
+
+def recent_payments(session: Session, viewer: User | None, *, agreement_id: str,
+                    as_of: dt.date, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest `limit` payments of `agreement_id` dated on or before `as_of` that the
+    viewer may read, oldest first (by date, then id): what a page shows of them."""
+    user = require(viewer, "payments")
+    c = PAYMENT.c
+    query = (_where(select(*c), payment_scope(user))
+             .where(c.agreement_id == agreement_id, c.paid_on <= as_of)
+             .order_by(c.paid_on.desc(), c.payment_id.desc()).limit(_limit(limit)))
+    return [payment_document(r) for r in reversed(session.execute(query).all())]
 
 
 def get_payment(session: Session, viewer: User | None, payment_id: str) -> dict[str, Any]:
@@ -617,18 +669,36 @@ def list_findings(session: Session, viewer: User | None, *, on: dt.date,
     """Compliance findings in force on `on` (SPEC §5 `check` items) on products the viewer
     may read, by (product, ruleset, rule, part). Evaluates what changed first, so the
     session must be able to write (the evaluations are a cache)."""
+    found = _visible_findings(session, viewer, on=on, agreement_id=agreement_id)
+    start = 0 if after is None else bisect.bisect_right(found, tuple(after), key=itemgetter(0))
+    page = found[start:start + _limit(limit)]
+    more = start + limit < len(found)
+    return [f.as_json(on) for _, f in page], (page[-1][0] if more else None)
+
+
+def all_findings(session: Session, viewer: User | None, *, on: dt.date,
+                 agreement_id: str | None = None) -> list[dict[str, Any]]:
+    """Every finding `list_findings` pages through, in its order, from one check (a
+    page that shows counts of them all evaluates once, not once per page)."""
+    return [f.as_json(on) for _, f in _visible_findings(session, viewer, on=on,
+                                                        agreement_id=agreement_id)]
+
+
+def _visible_findings(session: Session, viewer: User | None, *, on: dt.date,
+                      agreement_id: str | None) -> list[tuple[Key, Finding]]:
+    """The findings in force on `on` on products the viewer may read, with their keys
+    (product, ruleset, rule, part), sorted by key."""
     user = require(viewer, "findings")
     if agreement_id is not None:
         require_agreement(session, user, agreement_id, "findings")
     scope = product_scope(user)
     visible = (None if scope is None
                else set(session.scalars(select(ProductRow.product_id).where(scope))))
-    result = check(session, on=on, agreement_id=agreement_id)
-    items = ((f.product_id, f.ruleset_id, f.rule_id, f.part_number or "")
-             for f in result.findings)
-    return _in_memory(((key, f.as_json(on)) for key, f in zip(items, result.findings,
-                                                               strict=True)
-                       if visible is None or f.product_id in visible), after, limit)
+    found = sorted((((f.product_id, f.ruleset_id, f.rule_id, f.part_number or ""), f)
+                    for f in check(session, on=on, agreement_id=agreement_id).findings
+                    if visible is None or f.product_id in visible), key=itemgetter(0))
+    assert all(a[0] != b[0] for a, b in itertools.pairwise(found)), "finding keys are unique"
+    return found
 
 
 def list_transfers(session: Session, viewer: User | None, *, agreement_id: str | None = None,

@@ -33,7 +33,8 @@ Invariants (SPEC §3):
 Postings (SPEC §5) go through `services.ledger.post_transfers` after their table:
 accepted units per (lot, inspection date), with the fund's contributions; each case
 delivery; each payment; converted once at the event date's rate. A rejected unit posts
-nothing. Every stored row names the log leaf holding its canonical JSON.
+nothing. Every stored row names the log leaf that logged it and is the only copy of that
+leaf's text: `store.events` renders it back from the row (a derived leaf kind).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import datetime as dt
 import gc
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from queue import Empty, Full, Queue
 from typing import Any, Final, TypeVar, cast
@@ -79,7 +80,7 @@ from dronedeal.services.licenses import DrawdownRefusedError, draw_down_many
 from dronedeal.store import compliance as license_store
 from dronedeal.store import events as store
 from dronedeal.store import ledger as ledger_store
-from dronedeal.store import log, master
+from dronedeal.store import log, master, tallies
 
 #: event tables in the order they are imported
 EVENT_ORDER: Final = ("cases", "shipments", "inspections", "case_deliveries", "payments")
@@ -336,6 +337,7 @@ class _Import:
                 continue
             first_leaf = self.append("shipments", leaves)
             store.insert_shipments(self.session, rows_out, first_leaf)
+            tallies.add_shipments(self.session, rows_out)
             if draws:
                 try:
                     draw_down_many(self.session, draws)
@@ -535,16 +537,20 @@ class _Import:
         file = source.file
         world = self.world
         shipped = self.shipped
-        stored_inspected: dict[str, bool] = {}
+        groups = self.groups
         inspected_elsewhere: dict[str, int] = {}  # units shipped by earlier imports -> row
-        accepted: dict[tuple[str, dt.date], dict[str, int]] = {}
-        verdicts: dict[tuple[str, str, dt.date], object] = {}
-        makers: dict[str, tuple[str, str]] = {}  # product -> (key prefix, manufacturer)
+        #: (lot, order, product, inspected_on) -> accepted units, for the postings
+        tally: dict[tuple[str, str, str, dt.date], int] = {}
+        verdicts: dict[tuple[str, str, dt.date], tuple[str, str] | None] = {}
+        #: product -> (key prefix, manufacturer, whether the store holds inspections of it)
+        makers: dict[str, tuple[str, str, bool]] = {}
         days: dict[int, dt.date] = {}
         day_texts: dict[dt.date, str] = {}
         created = unchanged = 0
         for rows, values in self.batches(source):
-            candidates: list[tuple[int, tuple[Any, ...], str, str]] = []
+            # 1. per row: the product's manufacturer, the unit's key, a second inspection
+            #    of it in this import, and the look-ups the store must answer
+            candidates: list[tuple[int, tuple[Any, ...], str, str, int | None]] = []
             ship_lookups: dict[str, list[str]] = defaultdict(list)
             done_lookups: dict[str, list[str]] = defaultdict(list)
             for row, value in zip(rows, values, strict=True):
@@ -556,49 +562,50 @@ class _Import:
                         self.refuse(file, row, "product_id",
                                     f"no product {quoted(product_id)}; import it first")
                         continue
-                    known = makers[product_id] = (product.supplier_id + " ",
-                                                  product.supplier_id)
-                prefix, maker = known
+                    maker = product.supplier_id
+                    known = makers[product_id] = (maker + " ", maker,
+                                                  store.has_inspections(self.session, maker))
+                prefix, maker, inspected_before = known
                 unit = prefix + serial
                 packed = shipped.get(unit)
+                first: int | None = None
                 if packed is None:
                     ship_lookups[maker].append(serial)
-                    first = inspected_elsewhere.get(unit)
-                else:
-                    first = packed >> _ROW_SHIFT if packed & _INSPECTED else None
+                    earlier_row = inspected_elsewhere.setdefault(unit, row)
+                    if earlier_row != row:
+                        first = earlier_row
+                elif packed & _INSPECTED:
+                    first = packed >> _ROW_SHIFT
+                else:  # keep lot and date, remember this row as the unit's inspection
+                    shipped[unit] = row << _ROW_SHIFT | _INSPECTED | packed & (_INSPECTED - 1)
                 if first is not None:
                     self.refuse(file, row, "serial", (
                         f"serial {quoted(serial)} of manufacturer {maker} is inspected on row "
                         f"{first} already; a unit is inspected once"))
                     continue
-                candidates.append((row, value, maker, unit))
-                stored = stored_inspected.get(maker)
-                if stored is None:
-                    stored = stored_inspected[maker] = store.has_inspections(self.session, maker)
-                if stored:
+                candidates.append((row, value, maker, unit, packed))
+                if inspected_before:
                     done_lookups[maker].append(serial)
-                if packed is None:
-                    inspected_elsewhere[unit] = row
-                else:  # keep lot and date, remember this row as the unit's inspection
-                    shipped[unit] = row << _ROW_SHIFT | _INSPECTED | packed & (_INSPECTED - 1)
+            # 2. the store: shipments of earlier imports, inspections already stored
             earlier = {maker: store.shipments_of(self.session, maker, serials)
                        for maker, serials in ship_lookups.items()}
             done = {maker: store.inspections_of(self.session, maker, serials)
                     for maker, serials in done_lookups.items()}
+            # 3. per row: the unit's shipment, dates, acceptance; the writes
             writes: list[tuple[Any, ...]] = []
+            lots: list[tuple[str, str]] = []  # (lot, order) of each write, for the tally
             leaves: list[str] = []
-            for row, (serial, product_id, result, reason, inspected_on), maker, unit in (
+            for row, (serial, product_id, result, reason, inspected_on), maker, unit, packed in (
                     candidates):
-                packed = shipped.get(unit)
                 if packed is not None:
-                    lot_id, order_id, shipped_product = self.groups[
+                    lot_id, order_id, shipped_product = groups[
                         packed >> _GROUP_SHIFT & _GROUP_MASK]
                     shipped_on = days.get(packed & _DAY_MASK)
                     if shipped_on is None:
                         shipped_on = days[packed & _DAY_MASK] = dt.date.fromordinal(
                             (packed & _DAY_MASK) + _EPOCH)
                 else:
-                    stored_shipment = earlier.get(maker, {}).get(serial)
+                    stored_shipment = earlier[maker].get(serial)
                     if stored_shipment is None:
                         inspected_elsewhere.pop(unit, None)
                         self.refuse(file, row, "serial", (
@@ -611,17 +618,18 @@ class _Import:
                         f"serial {serial} of manufacturer {maker} was shipped as product "
                         f"{shipped_product}, not {product_id}"))
                     continue
-                mine = (product_id, result, reason, inspected_on)
-                stored_inspection = done.get(maker, {}).get(serial)
-                if stored_inspection is not None:
-                    if stored_inspection == mine:
-                        unchanged += 1
-                    else:
-                        self.refuse(file, row, "serial", _differs(
-                            f"serial {serial} of manufacturer {maker} was inspected before",
-                            ("product_id", "result", "reason", "inspected_on"),
-                            stored_inspection, mine))
-                    continue
+                if done:
+                    stored_inspection = done.get(maker, {}).get(serial)
+                    if stored_inspection is not None:
+                        mine = (product_id, result, reason, inspected_on)
+                        if stored_inspection == mine:
+                            unchanged += 1
+                        else:
+                            self.refuse(file, row, "serial", _differs(
+                                f"serial {serial} of manufacturer {maker} was inspected before",
+                                ("product_id", "result", "reason", "inspected_on"),
+                                stored_inspection, mine))
+                        continue
                 if inspected_on < shipped_on:
                     self.refuse(file, row, "inspected_on", (
                         f"{inspected_on.isoformat()} is before the unit was shipped "
@@ -629,15 +637,18 @@ class _Import:
                         "shipping date"))
                     continue
                 if result == "accepted":
-                    verdict_key = (order_id, product_id, inspected_on)
-                    verdict = verdicts.get(verdict_key, _MISSING)
-                    if verdict is _MISSING:
-                        verdict = verdicts[verdict_key] = self._acceptable(*verdict_key)
-                    if isinstance(verdict, tuple):
-                        self.refuse(file, row, *verdict)
-                        continue
-                    per_order = accepted.setdefault((lot_id, inspected_on), {})
-                    per_order[order_id] = per_order.get(order_id, 0) + 1
+                    key = (lot_id, order_id, product_id, inspected_on)
+                    count = tally.get(key)
+                    if count is None:  # the first unit of its kind: may it be accepted?
+                        verdict_key = (order_id, product_id, inspected_on)
+                        if verdict_key not in verdicts:
+                            verdicts[verdict_key] = self._acceptable(*verdict_key)
+                        verdict = verdicts[verdict_key]
+                        if verdict is not None:
+                            self.refuse(file, row, *verdict)
+                            continue
+                        count = 0
+                    tally[key] = count + 1
                 created += 1
                 if self.errors:
                     continue
@@ -650,13 +661,19 @@ class _Import:
                     f'"manufacturer_id":"{maker}","product_id":"{product_id}",'
                     f'"reason":{reason_text},"result":"{result}","serial":"{serial}"}}')
                 writes.append((maker, serial, product_id, result, reason, inspected_on))
+                lots.append((lot_id, order_id))
             if self.errors or not writes:
                 continue
             first_leaf = self.append("inspections", leaves)
             store.insert_inspections(self.session, writes, first_leaf)
+            tallies.add_inspections(self.session, writes, lots)
         self.count("inspections", created if not self.errors else 0, unchanged)
-        if self.errors or not accepted:
+        if self.errors or not tally:
             return
+        accepted: dict[tuple[str, dt.date], dict[str, int]] = {}
+        for (lot_id, order_id, _product, day), units in tally.items():
+            per_order = accepted.setdefault((lot_id, day), {})
+            per_order[order_id] = per_order.get(order_id, 0) + units
         self.post(self._acceptances(accepted))
 
     def _acceptable(self, order_id: str, product_id: str, on: dt.date
@@ -1093,84 +1110,3 @@ def _shipment_leaf_parts(lot_id: str, combo: _ShipCombo) -> tuple[str, str]:
             f'"manufacturer_id":"{combo.maker}","order_id":"{combo.order.order_id}",'
             f'"product_id":"{combo.product_id}","serial":"')
     return head, f'","shipped_on":"{combo.day_text}"}}'
-
-
-# -- verification ------------------------------------------------------------------
-# `audit verify` recomputes every leaf hash from its text; these checks add that each
-# event row still says exactly what its leaf logged, so an edited row (a serial, a
-# result, a payment amount) is caught and named by its leaf, as transfers are.
-
-def _iso(day: Any) -> str:
-    return day.isoformat() if isinstance(day, dt.date) else str(day)
-
-
-def _shipment_document(row: Any) -> dict[str, Any]:
-    return {"kind": "shipment", "license_id": row["license_id"], "lot_id": row["lot_id"],
-            "manufacturer_id": row["manufacturer_id"], "order_id": row["order_id"],
-            "product_id": row["product_id"], "serial": row["serial"],
-            "shipped_on": _iso(row["shipped_on"])}
-
-
-def _inspection_document(row: Any) -> dict[str, Any]:
-    return {"inspected_on": _iso(row["inspected_on"]), "kind": "inspection",
-            "manufacturer_id": row["manufacturer_id"], "product_id": row["product_id"],
-            "reason": row["reason"], "result": row["result"], "serial": row["serial"]}
-
-
-def _case_line_document(row: Any) -> dict[str, Any]:
-    return {"kind": "case_line", "case_id": row["case_id"], "line": int(row["line"]),
-            "agreement_id": row["agreement_id"], "flow_id": row["flow_id"],
-            "seller_id": row["seller_id"], "buyer_id": row["buyer_id"],
-            "description": row["description"], "category": row["category"],
-            "quantity": int(row["quantity"]),
-            "unit_price": format_amount(int(row["unit_price"]), row["currency"]),
-            "currency": row["currency"]}
-
-
-def _case_delivery_document(row: Any) -> dict[str, Any]:
-    return {"kind": "case_delivery", "delivery_id": row["delivery_id"],
-            "case_id": row["case_id"], "line": int(row["line"]),
-            "quantity": int(row["quantity"]), "delivered_on": _iso(row["delivered_on"])}
-
-
-def _payment_document(row: Any) -> dict[str, Any]:
-    return {"kind": "payment", "payment_id": row["payment_id"],
-            "agreement_id": row["agreement_id"], "payer_id": row["payer_id"],
-            "payee_id": row["payee_id"],
-            "amount": format_amount(int(row["amount"]), row["currency"]),
-            "currency": row["currency"], "paid_on": _iso(row["paid_on"]),
-            "reference": row["reference"]}
-
-
-_EVENT_DOCUMENTS: Final = {
-    "shipment": (store.SHIPMENT, _shipment_document),
-    "inspection": (store.INSPECTION, _inspection_document),
-    "case_line": (store.CASE_LINE, _case_line_document),
-    "case_delivery": (store.CASE_DELIVERY, _case_delivery_document),
-    "payment": (store.PAYMENT, _payment_document),
-}
-
-
-def _event_leaf_check(kind: str) -> Callable[[Session, Sequence[tuple[int, str]]],
-                                             list[tuple[int, str]]]:
-    table, document = _EVENT_DOCUMENTS[kind]
-
-    def check(session: Session, leaves: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
-        if not leaves:
-            return []
-        rows = store.rows_in_leaves(session, table, leaves[0][0], leaves[-1][0])
-        problems = []
-        for index, text in leaves:
-            row = rows.get(index)
-            if row is None:
-                problems.append((index, f"no {table.name} row holds this leaf any more"))
-            elif canonical_json(document(row)) != text:
-                problems.append((index, f"the {table.name} row of this leaf differs from "
-                                        f"what the leaf logged"))
-        return problems
-
-    return check
-
-
-for _kind in _EVENT_DOCUMENTS:
-    audit.register_leaf_check(_kind, _event_leaf_check(_kind))

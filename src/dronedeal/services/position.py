@@ -7,6 +7,8 @@ converted at that date's rate; paid (payments from the flow's buyer to parties o
 seller country, funds excepted, each converted at `paid_on`). Per party: the ledger
 balance; per country: the net of its parties; the fund apart; ceiling used; the
 reciprocity ratio. The settlement nets the ledger balances, the fund's included.
+`balances_at` gives the balances at many dates (the dashboard's net history) from one
+read of the ledger, each equal to the balance `ledger.balances` gives for that date.
 
 Invariants: only events dated on or before `as_of` count, in every figure; amounts are
 minor units of the agreement currency; the balances reported sum to zero (asserted in
@@ -18,6 +20,7 @@ owns the transaction.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +29,7 @@ from dronedeal.core.position import (
     FUND_KIND,
     AgreementTerms,
     Batch,
+    BatchConverter,
     Figure,
     FlowFigures,
     Position,
@@ -89,21 +93,30 @@ def ceiling_used(*, session: Session, agreement: Agreement, rates: RateTable) ->
     return sum(rates.convert(b.value, b.currency, agreement.currency, b.on) for b in batches)
 
 
+def converter(session: Session) -> BatchConverter:
+    """The store's FX rates as a `BatchConverter`, built once per session and log state
+    (the figures of one page convert at the same rates)."""
+    return reports.once_per_state(session, ("converter",), lambda: BatchConverter(
+        RateTable(master.load_fx_rates(session))))
+
+
 def flow_figures(
-    *, session: Session, agreement: Agreement, as_of: dt.date, rates: RateTable
+    *, session: Session, agreement: Agreement, as_of: dt.date,
+    rates: RateTable | BatchConverter
 ) -> dict[str, FlowFigures]:
     """Ordered, shipped, accepted, rejected and paid of every flow, in the agreement
     currency; raises MissingRateError when an event's rate is unknown."""
     a, c = agreement.agreement_id, agreement.currency
     deliveries = reports.delivery_batches(session, a, as_of)
     units = reports.unit_batches(session, a, as_of)
+    convert = rates if isinstance(rates, BatchConverter) else BatchConverter(rates)
     ordered = totals_by_flow([*reports.order_batches(session, a, agreement.signed_on),
                               *reports.case_line_batches(session, a, agreement.signed_on)],
-                             rates, c)
-    shipped = totals_by_flow([*units.shipped, *deliveries], rates, c)
-    accepted = totals_by_flow([*units.accepted, *deliveries], rates, c)
-    rejected = totals_by_flow(units.rejected, rates, c)
-    paid = totals_by_flow(_paid_batches(session, agreement, as_of), rates, c)
+                             convert, c)
+    shipped = totals_by_flow([*units.shipped, *deliveries], convert, c)
+    accepted = totals_by_flow([*units.accepted, *deliveries], convert, c)
+    rejected = totals_by_flow(units.rejected, convert, c)
+    paid = totals_by_flow(_paid_batches(session, agreement, as_of), convert, c)
     zero = Figure(0, 0)
     return {flow.flow_id: FlowFigures(
         ordered=ordered.get(flow.flow_id, zero), shipped=shipped.get(flow.flow_id, zero),
@@ -111,12 +124,34 @@ def flow_figures(
         paid=paid.get(flow.flow_id, zero).value) for flow in agreement.flows}
 
 
+def balances_at(*, session: Session, agreement_id: str, days: Sequence[dt.date]
+                ) -> list[dict[str, int]]:
+    """The ledger balances of `agreement_id` as of each of `days` (ascending), each equal
+    to `ledger.balances(session, agreement_id, day)`, from one read of the ledger."""
+    assert list(days) == sorted(days), "days come in ascending order"
+    if not days:
+        return []
+    changes = reports.balance_changes(session, agreement_id, days[-1])
+    running: dict[str, int] = {}
+    out: list[dict[str, int]] = []
+    at = 0
+    for day in days:
+        while at < len(changes) and changes[at][0] <= day:
+            _, party_id, change = changes[at]
+            running[party_id] = running.get(party_id, 0) + change
+            at += 1
+        assert sum(running.values()) == 0, (
+            f"balances of agreement {agreement_id} on {day.isoformat()} do not sum to 0")
+        out.append(dict(sorted(running.items())))
+    return out
+
+
 def position(*, session: Session, agreement_id: str, as_of: dt.date) -> Position:
     """The position of `agreement_id` as of `as_of` (SPEC §5)."""
     agreement = load_agreement(session=session, agreement_id=agreement_id)
-    rates = RateTable(master.load_fx_rates(session))
-    figures = flow_figures(session=session, agreement=agreement, as_of=as_of, rates=rates)
-    balances = ledger.balances(session, agreement_id, as_of)
+    figures = flow_figures(session=session, agreement=agreement, as_of=as_of,
+                           rates=converter(session))
+    balances = _balances(session, agreement_id, as_of)
     _check_currency(session, agreement)
     return build_position(terms=_terms(agreement), as_of=as_of, figures=figures,
                           balances=balances,
@@ -129,7 +164,14 @@ def settlement(*, session: Session, agreement_id: str, as_of: dt.date) -> Settle
     _check_currency(session, agreement)
     return build_settlement(agreement_id=agreement_id, as_of=as_of,
                             currency=agreement.currency,
-                            balances=ledger.balances(session, agreement_id, as_of))
+                            balances=_balances(session, agreement_id, as_of))
+
+
+def _balances(session: Session, agreement_id: str, as_of: dt.date) -> dict[str, int]:
+    """`ledger.balances`, read once per session and log state (a page asks for the
+    position and the settlement of the same date)."""
+    return reports.once_per_state(session, ("balances", agreement_id, as_of),
+                                  lambda: ledger.balances(session, agreement_id, as_of))
 
 
 def _check_currency(session: Session, agreement: Agreement) -> None:

@@ -15,8 +15,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from dronedeal.store import users as store
@@ -99,19 +100,45 @@ def create_user(session: Session, *, name: str, role: str, party_id: str | None 
     return NewUser(User(user_id, name, checked, party_id, country), token)
 
 
-def authenticate(session: Session, token: str) -> User | None:
+def authenticate(db: Session | Connection, token: str) -> User | None:
     """The user whose token is `token`, or None."""
     if not token or len(token) > 256:
         return None
     wanted = token_hash(token)
-    row = store.user_by_token_hash(session, wanted)
+    row = store.caller_by_token_hash(db, wanted)
     if row is None or not hmac.compare_digest(row.token_hash, wanted):
         return None
-    country = None
-    if row.party_id is not None:
-        party = session.get(PartyRow, row.party_id)
-        country = party.country if party is not None else None
-    return User(row.user_id, row.name, _role(row.role), row.party_id, country)
+    return User(row.user_id, row.name, _role(row.role), row.party_id, row.country)
+
+
+def authenticate_at(db: Session | Connection, token: str) -> tuple[User, int] | None:
+    """The user whose token is `token` and the log's tree size as this transaction sees
+    it, read in one statement; None when no user holds the token."""
+    if not token or len(token) > 256:
+        return None
+    wanted = token_hash(token)
+    row = store.caller_and_tree_size(db, wanted)
+    return None if row is None else _caller_at(tuple(row), wanted)
+
+
+def authenticate_now(engine: Engine, token: str) -> tuple[User, int] | None:
+    """`authenticate_at` in one statement of its own, outside any transaction: the
+    user and the log's tree size as of now, at the lowest cost (the API's cached
+    reports ask it on every request)."""
+    if not token or len(token) > 256:
+        return None
+    wanted = token_hash(token)
+    row = store.caller_and_tree_size_now(engine, wanted)
+    return None if row is None else _caller_at(row, wanted)
+
+
+def _caller_at(row: tuple[Any, ...], wanted: str) -> tuple[User, int] | None:
+    """(user, tree size) from a `caller_and_tree_size` row, if its hash is `wanted`."""
+    user_id, name, role, party_id, stored, country, last = row
+    if not hmac.compare_digest(stored, wanted):
+        return None
+    return (User(user_id, name, _role(role), party_id, country),
+            0 if last is None else int(last) + 1)
 
 
 def list_users(session: Session) -> list[User]:

@@ -2,45 +2,49 @@
 
 Each query returns `core.position.Batch`es — units and source-currency value of one
 flow, on one date, in one currency — for the service to convert once per batch. Units
-are never fetched one by one: shipments, left-joined to their inspections, are counted
-in SQL per (order, lot, shipping date, inspection date, result) in one pass, then
-regrouped per (flow, lot, date, currency), the grouping the ledger posts acceptances
-by; the position of a million units reads a few thousand rows. Case deliveries and
-payments are converted one by one, as the ledger posts them, and are few. Orders and
-case lines are each converted at the agreement's `signed_on` (rounded per order), so
-they come one per row.
+are never fetched one by one: they are read from `unit_tally` (store/tallies.py), which
+the import keeps per (lot, order, event, day), then regrouped per (flow, lot, date,
+currency), the grouping the ledger posts acceptances by; the position of a million
+units reads some thousands of rows. Case deliveries and payments are converted one by
+one, as the ledger posts them, and are few. Orders and case lines are each converted
+at the agreement's `signed_on` (rounded per order), so they come one per row.
+
+`balance_changes` gives the ledger's per-day change of each party's balance, for
+balances at many dates from one read. `once_per_state` keeps what one request's session
+computed (the tally's batches, the balances) until the log grows, so that two parts of
+a page do not read the same rows twice.
 
 Every event query counts only events dated on or before `as_of`. Orders and case lines
 are authorisations, not dated events: they count whatever `as_of`. The queries are
-plain SQLAlchemy Core and give the same rows on SQLite and PostgreSQL (sums of
-BigInteger come back as `Decimal` on PostgreSQL and are turned into `int`).
+plain SQLAlchemy Core (the tally's rows, the most read, through the driver's cursor)
+and give the same rows on SQLite and PostgreSQL (sums of BigInteger come back as
+`Decimal` on PostgreSQL and are turned into `int`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, union_all
 from sqlalchemy.orm import Session
 
 from dronedeal.core.position import Batch
-from dronedeal.store.events import (
-    CaseDeliveryRow,
-    CaseLineRow,
-    InspectionRow,
-    PaymentRow,
-    ShipmentRow,
-)
+from dronedeal.store.db import is_sqlite
+from dronedeal.store.events import CaseDeliveryRow, CaseLineRow, PaymentRow
+from dronedeal.store.ledger import LedgerTransferRow
+from dronedeal.store.log import tree_size
 from dronedeal.store.master import OrderRow, PartyRow
+from dronedeal.store.tallies import ACCEPTED, REJECTED, SHIPPED
 
-ACCEPTED: Final = "accepted"
-REJECTED: Final = "rejected"
 #: how many ids one `IN (…)` look-up carries
 LOOKUP_CHUNK: Final = 4_000
+#: `session.info` key of `once_per_state`'s figures
+_MEMO: Final = "dronedeal.reports.once_per_state"
+
+_T = TypeVar("_T")
 
 
 def order_batches(session: Session, agreement_id: str, signed_on: dt.date) -> list[Batch]:
@@ -72,52 +76,88 @@ class UnitBatches:
     rejected: list[Batch]
 
 
-def unit_batches(session: Session, agreement_id: str, as_of: dt.date) -> UnitBatches:
+def once_per_state(session: Session, key: tuple[Hashable, ...], compute: Callable[[], _T]
+                   ) -> _T:
+    """`compute()`, done once per session and state of the log: a page that needs the
+    same figures twice (the position and the deliveries per month both need the accepted
+    batches; the position and the settlement both need the balances) computes them
+    once. Every record that changes a figure is a log leaf, so the key holds the tree
+    size and a grown log computes again. Lives as long as the session (one request)."""
+    memo: dict[tuple[Hashable, ...], Any] = session.info.setdefault(_MEMO, {})
+    full = (tree_size(session), *key)
+    if full not in memo:
+        memo[full] = compute()
+    found: _T = memo[full]
+    return found
+
+
+def unit_batches(session: Session, agreement_id: str, as_of: dt.date,
+                 events: Iterable[str] = (SHIPPED, ACCEPTED, REJECTED)) -> UnitBatches:
+    """The agreement's units shipped and inspected on or before `as_of`, in batches (of
+    `events` only; the others come back empty), read once per session and log state.
+    """
+    wanted = frozenset(events)
+    every = once_per_state(session, ("unit_batches", agreement_id, as_of),
+                           lambda: _unit_batches(session, agreement_id, as_of))
+    return UnitBatches(*(batches if event in wanted else [] for event, batches in
+                         ((SHIPPED, every.shipped), (ACCEPTED, every.accepted),
+                          (REJECTED, every.rejected))))
+
+
+def _unit_batches(session: Session, agreement_id: str, as_of: dt.date) -> UnitBatches:
     """The agreement's units shipped and inspected on or before `as_of`, in batches.
 
-    One pass: shipments left-joined to their inspections are counted per (order, lot,
-    shipped_on, inspected_on, result) in SQL — a few rows per lot — and those counts are
-    priced and regrouped here. A unit is inspected on or after it is shipped, so the
-    shipments after `as_of` are left out in SQL; inspections after `as_of` here.
+    Read from `unit_tally` (units per lot, order, event and day, kept by the import),
+    priced by their order, and summed here per (flow, lot, event, day, currency): a few
+    rows per lot, never the units. The tally rows are nearly one per batch already (a
+    lot ships one order of one product), so they are summed in a dict rather than by a
+    SQL GROUP BY, which would sort them all. A unit is inspected on or after it is
+    shipped, so counting inspections dated on or before `as_of` counts only units
+    shipped by then.
     """
     orders = {order_id: (flow_id, currency, int(price)) for order_id, flow_id, currency, price
-              in session.execute(
+              in session.connection().execute(
                   select(OrderRow.order_id, OrderRow.flow_id, OrderRow.currency,
                          OrderRow.unit_price).where(OrderRow.agreement_id == agreement_id))}
-    of_agreement = select(OrderRow.order_id).where(OrderRow.agreement_id == agreement_id)
-    query = (
-        select(ShipmentRow.order_id, ShipmentRow.lot_id, ShipmentRow.shipped_on,
-               InspectionRow.inspected_on, InspectionRow.result, func.count())
-        .select_from(ShipmentRow)
-        .outerjoin(InspectionRow, and_(
-            InspectionRow.manufacturer_id == ShipmentRow.manufacturer_id,
-            InspectionRow.serial == ShipmentRow.serial))
-        .where(ShipmentRow.order_id.in_(of_agreement), ShipmentRow.shipped_on <= as_of)
-        .group_by(ShipmentRow.order_id, ShipmentRow.lot_id, ShipmentRow.shipped_on,
-                  InspectionRow.inspected_on, InspectionRow.result)
-    )
-    shipped: defaultdict[tuple[str, str, dt.date, str], list[int]] = defaultdict(lambda: [0, 0])
-    inspected: dict[str, defaultdict[tuple[str, str, dt.date, str], list[int]]] = {
-        ACCEPTED: defaultdict(lambda: [0, 0]), REJECTED: defaultdict(lambda: [0, 0])}
-    for order_id, lot_id, shipped_on, inspected_on, result, count in session.execute(query):
+    sums: dict[tuple[str, str, str, Any, str], tuple[int, int]] = {}
+    for event, order_id, lot_id, day, units in _tally_rows(session, agreement_id, as_of):
         flow_id, currency, price = orders[order_id]
-        units = int(count)
-        totals = shipped[(flow_id, lot_id, shipped_on, currency)]
-        totals[0] += units
-        totals[1] += units * price
-        if inspected_on is None or inspected_on > as_of:
-            continue
-        assert result in inspected, f"inspection result {result!r} is neither accepted nor rejected"
-        totals = inspected[result][(flow_id, lot_id, inspected_on, currency)]
-        totals[0] += units
-        totals[1] += units * price
+        key = (event, flow_id, lot_id, day, currency)
+        found = sums.get(key)
+        sums[key] = ((units, units * price) if found is None
+                     else (found[0] + units, found[1] + units * price))
+    days: dict[Any, dt.date] = {}
+    # in no particular order: a batch is converted and summed alone
+    batches: dict[str, list[Batch]] = {SHIPPED: [], ACCEPTED: [], REJECTED: []}
+    for (event, flow_id, _lot, day, currency), (units, value) in sums.items():
+        assert event in batches, f"unit tally event {event!r}"
+        on = days.get(day)
+        if on is None:
+            on = days[day] = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
+        batches[event].append(Batch(flow_id, on, currency, int(units), int(value)))
+    return UnitBatches(batches[SHIPPED], batches[ACCEPTED], batches[REJECTED])
 
-    def batches(groups: dict[tuple[str, str, dt.date, str], list[int]]) -> list[Batch]:
-        return [Batch(flow_id, on, currency, units, value)
-                for (flow_id, _lot, on, currency), (units, value) in sorted(groups.items())]
 
-    return UnitBatches(batches(shipped), batches(inspected[ACCEPTED]),
-                       batches(inspected[REJECTED]))
+def _tally_rows(session: Session, agreement_id: str, as_of: dt.date
+                ) -> list[tuple[str, str, str, Any, int]]:
+    """(event, order_id, lot_id, day, units) of the agreement's tally rows dated on or
+    before `as_of`, fetched by the driver's own cursor: the rows a position reads most,
+    as plain tuples (the day as the driver gives it: ISO text on SQLite, a date on
+    PostgreSQL)."""
+    sqlite = is_sqlite(session)
+    mark = "?" if sqlite else "%s"
+    driver: Any = session.connection().connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        cursor.execute(
+            "SELECT t.event, t.order_id, t.lot_id, t.day, t.units FROM unit_tally t "
+            f"WHERE t.order_id IN (SELECT o.order_id FROM purchase_order o "
+            f"WHERE o.agreement_id = {mark}) AND t.day <= {mark}",
+            (agreement_id, as_of.isoformat() if sqlite else as_of))
+        rows: list[tuple[str, str, str, Any, int]] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
 
 
 def delivery_batches(session: Session, agreement_id: str, as_of: dt.date) -> list[Batch]:
@@ -171,3 +211,22 @@ def party_profiles(session: Session, party_ids: Iterable[str]) -> dict[str, tupl
         for party_id, country, kind in session.execute(query):
             found[party_id] = (country, kind)
     return found
+
+
+def balance_changes(session: Session, agreement_id: str, as_of: dt.date
+                    ) -> list[tuple[dt.date, str, int]]:
+    """(day, party, Σ credits − Σ debits of that day) of the agreement's transfers dated
+    on or before `as_of`, by day and party: what a party's ledger balance changed by
+    each day, in one pass over the ledger (the net history asks for dozens of dates)."""
+    t = LedgerTransferRow
+    credits = select(t.event_date.label("day"), t.credit_party.label("party_id"),
+                     t.amount.label("signed")).where(t.agreement_id == agreement_id,
+                                                     t.event_date <= as_of)
+    debits = select(t.event_date.label("day"), t.debit_party.label("party_id"),
+                    (-t.amount).label("signed")).where(t.agreement_id == agreement_id,
+                                                       t.event_date <= as_of)
+    legs = union_all(credits, debits).subquery("legs")
+    query = (select(legs.c.day, legs.c.party_id, func.sum(legs.c.signed))
+             .group_by(legs.c.day, legs.c.party_id).order_by(legs.c.day, legs.c.party_id))
+    return [(day, party_id, int(change))
+            for day, party_id, change in session.connection().execute(query)]

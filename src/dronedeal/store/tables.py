@@ -5,4 +5,5 @@ import dronedeal.store.events
 import dronedeal.store.ledger
 import dronedeal.store.log
 import dronedeal.store.master
+import dronedeal.store.tallies
 import dronedeal.store.users  # noqa: F401

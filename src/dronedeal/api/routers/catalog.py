@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dronedeal.api.deps import PathId, QueryId, Reading, Viewer, Writing
+from dronedeal.api.deps import PathId, QueryId, Reading, Viewer, Writing, WritingViewer
 from dronedeal.api.paging import Cursor, Limit, Page, decode_cursor, page
 from dronedeal.services import access
 
@@ -135,7 +135,7 @@ def get_payment(payment_id: Id, session: Reading, viewer: Viewer) -> Record:
 
 
 @router.get("/findings", response_model=Page)
-def list_findings(session: Writing, viewer: Viewer, *, cursor: Cursor = None,
+def list_findings(session: Writing, viewer: WritingViewer, *, cursor: Cursor = None,
                   limit: Limit = 50,
                   on: Annotated[dt.date | None, Query(description="default: today")] = None,
                   agreement_id: QueryId = None) -> Page:

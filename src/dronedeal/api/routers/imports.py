@@ -23,7 +23,7 @@ from fastapi import APIRouter, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from dronedeal.api.deps import Settings, Viewer, settings
+from dronedeal.api.deps import Settings, Token, caller, settings
 from dronedeal.api.problems import ApiProblem
 from dronedeal.services import access, keys
 from dronedeal.services.importer import import_pack
@@ -71,12 +71,12 @@ def _import(config: Settings, viewer: User | None, folder: Path, dry_run: bool
 
 @router.post("/imports", openapi_extra=_MULTIPART)
 async def post_import(
-    request: Request, viewer: Viewer,
+    request: Request, token: Token,
     dry_run: Annotated[bool, Query(description="validate only; write nothing")] = False,
 ) -> dict[str, Any]:
     """Import a deal pack (its files as multipart `files` parts), atomically: 200 with
     the summary, or 422 with every row error and nothing written."""
-    access.require(viewer, "imports")
+    viewer = access.require(await run_in_threadpool(caller, request, token), "imports")
     config = settings(request)
     with tempfile.TemporaryDirectory(prefix="dronedeal-upload-") as folder:
         root = Path(folder)

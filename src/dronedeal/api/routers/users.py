@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from dronedeal.api.deps import Viewer, Writing
+from dronedeal.api.deps import Viewer, Writing, WritingViewer
 from dronedeal.api.problems import ApiProblem
 from dronedeal.services import access, users
 
@@ -47,7 +47,7 @@ def who_am_i(viewer: Viewer) -> Any:
 
 
 @router.post("", response_model=NewUserModel, status_code=201)
-def create_user(body: NewUserRequest, session: Writing, viewer: Viewer) -> Any:
+def create_user(body: NewUserRequest, session: Writing, viewer: WritingViewer) -> Any:
     """Make a user (admins only); the answer holds its token, shown this once."""
     access.require(viewer, "users")
     try:

@@ -1,8 +1,9 @@
 """The web dashboard (SPEC §8): server-rendered pages over the same services as the API.
 
 `install(app)` adds the pages at `/` and their assets at `/static` (served by the app
-itself: no CDN, works offline). Charts are inline SVG drawn in Python; the only script
-verifies inclusion proofs in the browser (`static/proof.js`).
+itself: no CDN, works offline). Charts are inline SVG drawn in Python; the only scripts
+are the audit page's, which verify the checkpoint signature and the consistency and
+inclusion proofs in the browser (`static/merkle.js`, `consistency.js`, `proof.js`).
 """
 
 from __future__ import annotations

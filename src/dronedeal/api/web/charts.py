@@ -17,6 +17,13 @@ from markupsafe import Markup
 
 #: colour per series position, distinguishable in greyscale as well (light to dark)
 PALETTE: Final = ("#2b6cb0", "#dd8a1f", "#2f855a", "#9b2c2c", "#6b46c1", "#4a5568")
+#: colours of stacked series (product categories: up to 14), neighbours far apart
+STACK_PALETTE: Final = ("#2b6cb0", "#dd8a1f", "#2f855a", "#9b2c2c", "#6b46c1", "#4a5568",
+                        "#63b3ed", "#f6ad55", "#68d391", "#fc8181", "#b794f4", "#a0aec0",
+                        "#1a365d", "#744210")
+#: legend entries per line, and the height of a legend line
+LEGEND_COLUMNS: Final = 4
+LEGEND_LINE: Final = 14
 WIDTH: Final = 640
 HEIGHT: Final = 220
 MARGIN: Final = 28
@@ -134,5 +141,54 @@ def lines(series: Sequence[str], groups: Sequence[Group], *, table_id: str,
         if i % every == 0:
             parts.append(f'<text x="{MARGIN + i * step:.1f}" y="{HEIGHT - MARGIN + 14}" '
                          f'class="axis">{escape(group.label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def stacked_bars(series: Sequence[str], groups: Sequence[Group], *, table_id: str,
+                 title: str) -> Markup:
+    """Vertical stacked bars: one bar per x label, one segment per series (bottom up in
+    series order), with a legend of as many lines as the series need."""
+    assert all(len(g.values) == len(series) for g in groups), "one value per series"
+    assert all(v >= 0 for g in groups for v in g.values), "stacked values are counts"
+    shown = list(groups)[-MAX_GROUPS:]
+    top = max((sum(g.values) for g in shown), default=0) or 1
+    legend_lines = -(-len(series) // LEGEND_COLUMNS)
+    height = HEIGHT + LEGEND_LINE * max(legend_lines - 1, 0) + 4  # room for descenders
+    inner_w = WIDTH - 2 * MARGIN
+    inner_h = HEIGHT - 2 * MARGIN
+    base = HEIGHT - MARGIN
+    step = inner_w / max(len(shown), 1)
+    bar = max(step * 0.7, 1.0)
+    every = -(-len(shown) // MAX_LABELS) or 1
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+             f'aria-labelledby="{escape(table_id)}-title" '
+             f'preserveAspectRatio="xMidYMid meet">',
+             f'<title id="{escape(table_id)}-title">{escape(title)}</title>',
+             f'<line x1="{MARGIN}" y1="{base}" x2="{WIDTH - MARGIN}" y2="{base}" '
+             f'stroke="#888"/>',
+             f'<text x="{MARGIN}" y="{MARGIN - 8}" class="axis">{top:,}</text>']
+    for i, group in enumerate(shown):
+        x0 = MARGIN + i * step + step * 0.15
+        y = float(base)
+        for j, value in enumerate(group.values):
+            if value == 0:
+                continue
+            h = inner_h * value / top
+            y -= h
+            parts.append(
+                f'<rect x="{x0:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                f'fill="{STACK_PALETTE[j % len(STACK_PALETTE)]}">'
+                f'<title>{escape(group.label)} · {escape(series[j])}: {value:,}</title></rect>')
+        if i % every == 0:
+            parts.append(f'<text x="{x0:.1f}" y="{base + 14}" class="axis">'
+                         f'{escape(group.label)}</text>')
+    column = inner_w // LEGEND_COLUMNS
+    for j, name in enumerate(series):
+        x = MARGIN + column * (j % LEGEND_COLUMNS)
+        y_text = HEIGHT - 1 + LEGEND_LINE * (j // LEGEND_COLUMNS)
+        parts.append(f'<rect x="{x}" y="{y_text - 9}" width="10" height="10" '
+                     f'fill="{STACK_PALETTE[j % len(STACK_PALETTE)]}"/>'
+                     f'<text x="{x + 14}" y="{y_text}" class="axis">{escape(name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -64,6 +64,8 @@ UK: Final[dict[str, str]] = {
     "Net by country": "Сальдо за країнами",
     "Deliveries per month": "Поставки за місяцями",
     "Month": "Місяць",
+    "Deliveries per month by flow and category": "Поставки за місяцями: потоки й категорії",
+    "Deliveries per month by category": "Поставки за місяцями й категоріями",
     "Net position over time": "Чиста позиція в часі",
     "Payments": "Платежі",
     "Payer": "Платник",
@@ -129,6 +131,27 @@ UK: Final[dict[str, str]] = {
     "Verified: the leaf is in the tree with this root.":
         "Перевірено: листок є в дереві з цим коренем.",
     "Verification FAILED.": "Перевірку НЕ пройдено.",
+    "Signature": "Підпис",
+    "Verified in this browser with the key shown.":
+        "Перевірено в цьому браузері показаним ключем.",
+    "Consistency with an earlier size": "Узгодженість із попереднім розміром",
+    "The log only grows: a tree of an earlier size is the start of the tree signed above.":
+        "Журнал лише зростає: дерево попереднього розміру є початком дерева, підписаного "
+        "вище.",
+    "Verified: the earlier signed checkpoint is the start of the latest one.":
+        "Перевірено: попередня підписана контрольна точка є початком останньої.",
+    "Verified: the tree of that size is the start of the latest one (no checkpoint was "
+    "signed at that size; its root is the one the proof gives).":
+        "Перевірено: дерево цього розміру є початком останнього (на цьому розмірі "
+        "контрольну точку не підписували; його корінь узято з доказу).",
+    "The earlier checkpoint is not signed by the key shown.":
+        "Попередню контрольну точку не підписано показаним ключем.",
+    "Earlier tree size": "Попередній розмір дерева",
+    "Form refused": "Форму відхилено",
+    "This form did not come from this site or has expired: nothing was changed. Reload "
+    "the page and send it again.":
+        "Ця форма надійшла не з цього сайту або застаріла: нічого не змінено. Оновіть "
+        "сторінку й надішліть її ще раз.",
 }
 
 

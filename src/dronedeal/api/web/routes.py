@@ -3,7 +3,8 @@
 Each page reads in its own transaction (compliance and imports write: the findings
 cache, the pack). A viewer who may not see a page gets the same answer as in the API:
 401 (with the login form) for the public, 403 for a role without the capability, 404
-for a record outside its scope — and nothing of the record.
+for a record outside its scope — and nothing of the record. Every POST checks the
+form's CSRF token first (`session.csrf_valid`): without it, 403 and nothing changes.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from dronedeal.services.users import User
 
 HERE: Final = Path(__file__).parent
 MAX_FILES: Final = 64
+FORGED: Final = ("This form did not come from this site or has expired: nothing was "
+                 "changed. Reload the page and send it again.")
 CHUNK: Final = 1024 * 1024
 
 router = APIRouter(include_in_schema=False)
@@ -48,15 +51,25 @@ def _render(request: Request, name: str, viewer: User | None, *, status: int = 2
             **context: Any) -> HTMLResponse:
     lang = session.language(request)
     fmt = Formats(lang)
+    csrf, nonce = session.csrf_token(request)
     html = templates.get_template(name).render(
         request=request, viewer=viewer, lang=lang, fmt=fmt,
         _=lambda text: translate(text, lang), deal_office=views.deal_office(viewer),
-        path=request.url.path, **context)
-    response = HTMLResponse(html, status_code=status)
+        path=request.url.path, csrf_field=session.CSRF_FIELD, csrf_token=csrf, **context)
+    # the page holds this visitor's CSRF token (and maybe withheld figures): no cache keeps it
+    response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    if nonce is not None:
+        session.set_csrf_cookie(request, response, nonce)
     if request.query_params.get("lang") in ("en", "uk"):
         response.set_cookie(session.LANG_COOKIE, lang, max_age=365 * 86400,
                             samesite="lax", path="/")
     return response
+
+
+def _forged(request: Request, viewer: User | None) -> HTMLResponse:
+    """The answer to a POST without this visitor's CSRF token: 403, nothing done."""
+    return _render(request, "error.html", viewer, status=403, code=403,
+                   heading="Form refused", message=FORGED)
 
 
 def _refused(request: Request, viewer: User | None, error: Exception) -> HTMLResponse:
@@ -107,8 +120,13 @@ def agreement(request: Request, agreement_id: PathId, as_of: AsOf = None) -> HTM
             page.history.countries,
             [charts.Group(fmt.month(day), nets) for day, nets in page.history.points],
             table_id="history", title=translate("Net position over time", lang))
+        by_category = [(f, charts.stacked_bars(
+            f.categories, [charts.Group(fmt.month(m), units) for m, units in f.months],
+            table_id=f"categories-{f.flow_id}",
+            title=f'{translate("Deliveries per month by category", lang)}: {f.flow_id}'))
+            for f in page.categories if f.months]
         return {"page": page, "as_of": day, "flows": flows, "chart": chart,
-                "history_chart": history}
+                "history_chart": history, "by_category": by_category}
 
     return _page(request, "agreement.html", build)
 
@@ -186,9 +204,14 @@ def login_form(request: Request) -> HTMLResponse:
     return _render(request, "login.html", session.viewer(request))
 
 
+CsrfField = Annotated[str, Form(alias=session.CSRF_FIELD, max_length=256)]
+
+
 @router.post("/login", response_model=None)
-def login(request: Request, token: Annotated[str, Form(max_length=256)]
-          ) -> HTMLResponse | RedirectResponse:
+def login(request: Request, token: Annotated[str, Form(max_length=256)],
+          csrf: CsrfField = "") -> HTMLResponse | RedirectResponse:
+    if not session.csrf_valid(request, csrf):
+        return _forged(request, session.viewer(request))
     user = session.authenticate(request, token.strip())
     if user is None:
         return _render(request, "login.html", None, status=401,
@@ -198,8 +221,10 @@ def login(request: Request, token: Annotated[str, Form(max_length=256)]
     return response
 
 
-@router.post("/logout")
-def logout() -> RedirectResponse:
+@router.post("/logout", response_model=None)
+def logout(request: Request, csrf: CsrfField = "") -> HTMLResponse | RedirectResponse:
+    if not session.csrf_valid(request, csrf):
+        return _forged(request, session.viewer(request))
     response = RedirectResponse("/", status_code=303)
     session.end(response)
     return response
@@ -241,6 +266,8 @@ async def import_pack_page(request: Request) -> HTMLResponse:
         with tempfile.TemporaryDirectory(prefix="dronedeal-web-upload-") as folder:
             root = Path(folder)
             async with request.form(max_files=MAX_FILES, max_fields=MAX_FILES) as form:
+                if not session.csrf_valid(request, form.get(session.CSRF_FIELD)):
+                    return _forged(request, viewer)
                 dry_run = form.get("dry_run") == "on"
                 for _, value in form.multi_items():
                     if not isinstance(value, UploadFile) or not value.filename:

@@ -6,6 +6,12 @@ signs everyone out). It is HttpOnly, SameSite=Lax (a form posted from another si
 carries no cookie) and Secure over HTTPS. Every request looks the token up again with
 `services.users.authenticate`, so a page has exactly the permissions of the API for
 the same user; a cookie whose signature or token fails is treated as no login.
+
+Every form that changes something (log in, log out, import) carries a CSRF token in a
+hidden field: an HMAC under the same secret of a random nonce kept in its own cookie
+(`dronedeal_csrf`) and of the session cookie, so the token changes when the visitor
+logs in or out and a page of another site can neither read nor compute it. A POST
+whose token is missing or wrong is refused before anything is read or written.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from typing import Final
 
@@ -24,7 +31,12 @@ from dronedeal.services import users
 
 COOKIE: Final = "dronedeal_session"
 LANG_COOKIE: Final = "dronedeal_lang"
+CSRF_COOKIE: Final = "dronedeal_csrf"
+#: the hidden form field that carries the CSRF token
+CSRF_FIELD: Final = "csrf_token"
 MAX_AGE: Final = 8 * 3600
+#: a CSRF nonce: 32 random bytes in base64url
+NONCE: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def app_secret(request: Request) -> bytes:
@@ -91,3 +103,40 @@ def language(request: Request) -> str:
         return asked
     accept = request.headers.get("accept-language", "")
     return "uk" if accept.lower().startswith("uk") else "en"
+
+
+def _csrf_nonce(request: Request) -> str | None:
+    value = request.cookies.get(CSRF_COOKIE)
+    return value if value is not None and NONCE.fullmatch(value) else None
+
+
+def _csrf_mac(secret: bytes, nonce: str, session_value: str) -> str:
+    message = f"dronedeal-web-csrf\n{nonce}\n{session_value}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def csrf_token(request: Request) -> tuple[str, str | None]:
+    """The token this visitor's forms carry, and a new nonce to set as the CSRF cookie
+    (None when the request already holds a well-formed one)."""
+    nonce = _csrf_nonce(request)
+    fresh = None
+    if nonce is None:
+        nonce = fresh = secrets.token_urlsafe(32)
+    assert NONCE.fullmatch(nonce), "a nonce is 32 bytes in base64url"
+    return _csrf_mac(app_secret(request), nonce, request.cookies.get(COOKIE, "")), fresh
+
+
+def set_csrf_cookie(request: Request, response: Response, nonce: str) -> None:
+    response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https", path="/")
+
+
+def csrf_valid(request: Request, submitted: object) -> bool:
+    """Whether `submitted` (a form field's value) is this visitor's CSRF token,
+    compared in constant time."""
+    nonce = _csrf_nonce(request)
+    if nonce is None or not isinstance(submitted, str) or not submitted:
+        return False
+    expected = _csrf_mac(app_secret(request), nonce, request.cookies.get(COOKIE, ""))
+    return hmac.compare_digest(submitted.encode(), expected.encode())

@@ -19,16 +19,19 @@ from typing import Any, Final, TypeVar
 from sqlalchemy.orm import Session
 
 from dronedeal.api.cache import Figures
-from dronedeal.core.fx import RateTable
 from dronedeal.core.money import parse_amount
 from dronedeal.core.position import FUND_KIND, Batch, Position, Settlement
 from dronedeal.core.records import Agreement
-from dronedeal.services import access, audit, ledger, position
+from dronedeal.services import access, audit, deliveries_report, position
+from dronedeal.services.deliveries_report import FlowCategories
 from dronedeal.services.users import User
-from dronedeal.store import log, master, reports
+from dronedeal.store import checkpoint_sizes, log, master, reports
+from dronedeal.store.tallies import ACCEPTED
 
 #: records a listing page reads at most
 MAX_ROWS: Final = 500
+#: payments the agreement page shows (the latest; the API lists them all)
+RECENT_PAYMENTS: Final = 100
 #: pages a whole-scope aggregate (suppliers, payments) reads at most
 MAX_PAGES: Final = 200
 #: month ends the net-position history shows at most (the latest ones)
@@ -107,6 +110,8 @@ class AgreementPage:
     position: Position
     months: list[MonthRow]
     history: NetHistory | None = None
+    #: accepted units per month and product category, per flow
+    categories: list[FlowCategories] = field(default_factory=list)
     party_names: dict[str, str] = field(default_factory=dict)
     settlement: Settlement | None = None
     payments: list[dict[str, Any]] = field(default_factory=list)
@@ -121,8 +126,8 @@ def deliveries_by_month(session: Session, agreement: Agreement,
     """Accepted units and value per calendar month and flow (inspections, plus case
     deliveries), each batch converted at its own date's rate as the ledger posts it."""
     a = agreement.agreement_id
-    rates = RateTable(master.load_fx_rates(session))
-    batches: list[Batch] = [*reports.unit_batches(session, a, as_of).accepted,
+    rates = position.converter(session)
+    batches: list[Batch] = [*reports.unit_batches(session, a, as_of, [ACCEPTED]).accepted,
                             *reports.delivery_batches(session, a, as_of)]
     flows = [f.flow_id for f in agreement.flows]
     units: defaultdict[dt.date, list[int]] = defaultdict(lambda: [0] * len(flows))
@@ -149,7 +154,8 @@ def month_ends(start: dt.date, end: dt.date) -> list[dt.date]:
 def net_history(session: Session, agreement: Agreement, as_of: dt.date) -> NetHistory:
     """The ledger's net per country at each month end since the agreement was signed."""
     days = month_ends(agreement.signed_on, as_of)
-    snapshots = [ledger.balances(session, agreement.agreement_id, day) for day in days]
+    snapshots = position.balances_at(session=session, agreement_id=agreement.agreement_id,
+                                     days=days)
     profiles = reports.party_profiles(session, {p for snap in snapshots for p in snap})
     countries = sorted({country for country, kind in profiles.values() if kind != FUND_KIND})
     points = []
@@ -177,6 +183,10 @@ def agreement_page(session: Session, viewer: User | None, agreement_id: str,
         agreement, _position(session, figures, agreement_id, as_of),
         figures.get(session, ("months", agreement_id, as_of),
                     lambda: deliveries_by_month(session, agreement, as_of)))
+    page.categories = figures.get(
+        session, ("categories", agreement_id, as_of),
+        lambda: deliveries_report.deliveries_by_category(session=session, agreement=agreement,
+                                                         as_of=as_of))
     if deal_office(viewer):
         page.party_names = {p.party_id: p.name for p in master.load_parties(session)}
         page.history = figures.get(session, ("history", agreement_id, as_of),
@@ -184,10 +194,8 @@ def agreement_page(session: Session, viewer: User | None, agreement_id: str,
         page.settlement = figures.get(
             session, ("settlement", agreement_id, as_of), lambda: position.settlement(
                 session=session, agreement_id=agreement_id, as_of=as_of))
-        page.payments = sorted(
-            (p for p in _every(lambda **kw: access.list_payments(session, viewer, **kw))
-             if p["agreement_id"] == agreement_id and p["paid_on"] <= as_of.isoformat()),
-            key=lambda p: (p["paid_on"], p["payment_id"]))
+        page.payments = access.recent_payments(session, viewer, agreement_id=agreement_id,
+                                               as_of=as_of, limit=RECENT_PAYMENTS)
     return page
 
 
@@ -197,15 +205,19 @@ class AuditPage:
     vkey: str | None
     tree_size: int
     may_prove: bool
+    #: size of the latest checkpoint (0: none yet)
+    checkpoint_size: int = 0
+    #: sizes of earlier checkpoints to prove consistency from (the first, the newest)
+    earlier: tuple[int, ...] = ()
 
 
 def audit_page(session: Session, viewer: User | None, vkey: str | None) -> AuditPage:
-    try:
-        note: str | None = audit.checkpoint(session)
-    except audit.NoCheckpointError:
-        note = None
+    latest = log.latest_checkpoint(session)
+    size = 0 if latest is None else latest.tree_size
+    earlier = tuple(checkpoint_sizes.earlier_sizes(session, size)) if size else ()
     may_prove = viewer is not None and viewer.role in access.CAPABILITIES["audit_leaves"]
-    return AuditPage(note, vkey, log.tree_size(session), may_prove)
+    return AuditPage(None if latest is None else latest.note, vkey, log.tree_size(session),
+                     may_prove, size, earlier)
 
 
 def inclusion_proof(session: Session, viewer: User | None, leaf: int) -> dict[str, Any]:
@@ -239,7 +251,7 @@ def compliance_page(session: Session, viewer: User | None, on: dt.date,
                     wanted: FindingFilter) -> CompliancePage:
     """Findings in force on `on` on the products the viewer reads, filtered. The
     session must write: the compliance evaluations are a cache (as in the API)."""
-    every = list(_every(lambda **kw: access.list_findings(session, viewer, on=on, **kw)))
+    every = access.all_findings(session, viewer, on=on)
     shown = [f for f in every if wanted.admits(f)]
     return CompliancePage(shown[:MAX_ROWS], len(shown),
                           sorted({f["ruleset_id"] for f in every}),
@@ -310,12 +322,12 @@ def _supplier_lines(session: Session, user: User) -> list[SupplierLine]:
         if line is not None:
             line.orders += 1
             line.ordered_units += order["quantity"]
-    for lot in _every(lambda **kw: access.list_lots(session, user, **kw)):
-        line = lines.get(lot["manufacturer_id"])
+    for maker, units in access.units_by_manufacturer(session, user).items():
+        line = lines.get(maker)
         if line is not None:
-            line.shipped += lot["units"]
-            line.accepted += lot["accepted"]
-            line.rejected += lot["rejected"]
+            line.shipped += units["shipped"]
+            line.accepted += units["accepted"]
+            line.rejected += units["rejected"]
     if user.role == "manufacturer":
         return [v for k, v in sorted(lines.items()) if k == user.party_id]
     return [v for _, v in sorted(lines.items()) if v.products or v.orders]
