@@ -473,3 +473,32 @@ def test_the_commands_explain_a_missing_log_or_key(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "dronedeal init" in result.stderr
     assert not os.path.exists(tmp_path / "none.key")
+
+
+def test_derived_leaves_keep_no_text_and_read_back_rendered(
+        engine: Engine, signer: keys.Signer) -> None:
+    """A kind registered as derived is stored without its text, whatever runs of it a
+    batch holds, and every reader gets the text back from its renderer."""
+    rows: dict[int, str] = {}  # the derived kind's "table": leaf index -> its text
+
+    def render(_session: Session, first: int, last: int) -> dict[int, str]:
+        return {index: text for index, text in rows.items() if first <= index <= last}
+
+    log.register_derived_kind("row", render, table="row_table")
+    batch = [leaf(0, "party"), leaf(1, "row"), leaf(2, "row"), leaf(3, "party"),
+             leaf(4, "row"), leaf(5, "other"), leaf(6, "row")]
+    rows.update((index, text) for index, (kind, text) in enumerate(batch) if kind == "row")
+    append(engine, batch, signer)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT idx, kind, leaf FROM log_leaf ORDER BY idx")
+                                    ).all()
+    assert [(i, k) for i, k, _ in stored] == [(i, k) for i, (k, _) in enumerate(batch)]
+    assert [t is None for _, _, t in stored] == [k == "row" for k, _ in batch]
+    with Session(engine) as session:
+        assert [entry["leaf"] for entry in audit.entries(session)] == [t for _, t in batch]
+        assert audit.inclusion_proof(session, 4)["leaf"] == batch[4][1]
+        assert audit.verify(session, signer.vkey()).ok
+    del rows[2]
+    report = verify_report(engine, signer)
+    assert (report.first_bad_leaf, report.problem) == (2, "leaf 2 (row): no row_table row "
+                                                          "holds it")

@@ -209,26 +209,53 @@ def insert_leaves(session: Session, first_index: int, leaves: Sequence[tuple[str
     """Write leaves first_index, first_index+1, … (kind, canonical JSON); a derived
     kind's text is not written (its row holds it).
 
-    The bulk path of the log: `executemany` on SQLite, `COPY` on PostgreSQL.
+    The bulk path of the log: leaves with their text by `executemany` on SQLite and
+    `COPY` on PostgreSQL; each run of consecutive derived leaves of one kind by one
+    statement that counts the indices out inside the database (no row crosses from
+    Python: a run of 8,190 transfers is one `INSERT … SELECT`).
     """
     _mark_appended(session)
     derived = _DERIVED.keys()
-    rows = [(first_index + offset, kind, None if kind in derived else leaf)
-            for offset, (kind, leaf) in enumerate(leaves)]
+    stored: list[tuple[int, str, str]] = []
+    runs: list[list[Any]] = []  # [kind, first index, last index]
+    for index, (kind, leaf) in enumerate(leaves, first_index):
+        if kind not in derived:
+            stored.append((index, kind, leaf))
+        elif runs and runs[-1][0] == kind and runs[-1][2] == index - 1:
+            runs[-1][2] = index
+        else:
+            runs.append([kind, index, index])
     dialect = _dialect(session)
+    connection = session.connection()
     if dialect == "sqlite":
-        session.connection().exec_driver_sql(
-            "INSERT INTO log_leaf (idx, kind, leaf) VALUES (?, ?, ?)", rows)
+        if stored:
+            connection.exec_driver_sql(
+                "INSERT INTO log_leaf (idx, kind, leaf) VALUES (?, ?, ?)", stored)
+        for kind, first, last in runs:
+            connection.exec_driver_sql(_SQLITE_RUN, (first, last, kind))
     elif dialect == "postgresql":
-        raw: Any = session.connection().connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(
-                "COPY log_leaf (idx, kind, leaf) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "varchar", "text"])
-            for row in rows:
-                copy.write_row(row)
+        raw: Any = connection.connection.driver_connection
+        if stored:
+            with raw.cursor() as cursor, cursor.copy(
+                    "COPY log_leaf (idx, kind, leaf) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "varchar", "text"])
+                for row in stored:
+                    copy.write_row(row)
+        for kind, first, last in runs:
+            connection.exec_driver_sql(_POSTGRESQL_RUN, (kind, first, last))
     else:
-        session.execute(insert(LEAF), [dict(zip(("idx", "kind", "leaf"), row,
-                                                strict=True)) for row in rows])
+        session.execute(insert(LEAF), [
+            {"idx": index, "kind": kind, "leaf": leaf} for index, kind, leaf in stored] + [
+            {"idx": index, "kind": kind, "leaf": None}
+            for kind, first, last in runs for index in range(first, last + 1)])
+
+
+_SQLITE_RUN: Final = (
+    "WITH RECURSIVE run(idx) AS (SELECT ? UNION ALL SELECT idx + 1 FROM run WHERE idx < ?) "
+    "INSERT INTO log_leaf (idx, kind, leaf) SELECT idx, ?, NULL FROM run")
+_POSTGRESQL_RUN: Final = (
+    "INSERT INTO log_leaf (idx, kind, leaf) "
+    "SELECT idx, %s, NULL FROM generate_series(%s::bigint, %s::bigint) AS idx")
 
 
 def edge_tiles(session: Session, size: int) -> dict[tuple[int, int], bytes]:
