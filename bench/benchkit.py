@@ -7,14 +7,18 @@ by its plain name from the bench folder.
 from __future__ import annotations
 
 import json
+import random
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
+from dronedeal.services import audit
 from dronedeal.store.db import make_engine
 
 
@@ -43,3 +47,17 @@ def postgres_database(url: str) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def proof_seconds(engine: Engine, n: int, proofs: int, seed: int) -> float:
+    """Seconds to serve `proofs` inclusion proofs of random leaves of a log of `n`,
+    leaf text included, the tile cache warmed first (every tile touched once)."""
+    rng = random.Random(seed)
+    with Session(engine) as session:
+        for index in range(0, n, 256):
+            audit.inclusion_proof(session, index)
+        picks = [rng.randrange(n) for _ in range(proofs)]
+        start = time.perf_counter()
+        for index in picks:
+            audit.inclusion_proof(session, index)
+        return time.perf_counter() - start

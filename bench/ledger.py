@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import random
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from benchkit import emit, postgres_database
+from benchkit import emit, postgres_database, proof_seconds
 from dronedeal.core.ledger import ACCEPTANCE, PAYMENT, Transfer
 from dronedeal.services import audit, keys
 from dronedeal.services.ledger import post_transfers
@@ -125,17 +124,9 @@ def prove_and_verify(db: str, engine: Engine, n: int, signer: keys.Signer,
                      proofs: int = 20_000) -> None:
     """Inclusion proofs of random transfer leaves (their text rendered from the row; the
     tile cache warm) and the full `audit verify` of the ledger's log."""
-    rng = random.Random(11)
-    with Session(engine) as session:
-        for index in range(0, n, 256):  # touch every tile once: a warm cache
-            audit.inclusion_proof(session, index)
-        picks = [rng.randrange(n) for _ in range(proofs)]
-        start = time.perf_counter()
-        for index in picks:
-            audit.inclusion_proof(session, index)
-        proof_seconds = time.perf_counter() - start
-    emit(bench="ledger.proofs", db=db, n=n, proofs=proofs, seconds=round(proof_seconds, 3),
-         per_s=round(proofs / proof_seconds))
+    seconds = proof_seconds(engine, n, proofs, seed=11)
+    emit(bench="ledger.proofs", db=db, n=n, proofs=proofs, seconds=round(seconds, 3),
+         per_s=round(proofs / seconds))
     with Session(engine) as session:
         start = time.perf_counter()
         report = audit.verify(session, signer.vkey())

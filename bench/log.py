@@ -12,7 +12,6 @@ rows (hashes precomputed) and SHA-256 of the leaves alone. Prints JSON lines.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from benchkit import emit, postgres_database, sqlite_database
+from benchkit import emit, postgres_database, proof_seconds, sqlite_database
 from dronedeal.core.canonical import canonical_json
 from dronedeal.services import audit, keys
 from dronedeal.store.db import make_engine
@@ -99,17 +98,9 @@ def run(db: str, url: str, *, proofs: int, leaves: list[tuple[str, str]],
     emit(bench="log.append", db=db, n=n, batch=BATCH, seconds=round(append_seconds, 3),
          per_s=round(n / append_seconds), floor_ratio=round(append_seconds / floor_seconds, 2))
 
-    rng = random.Random(7)
-    with Session(engine) as session:
-        for index in range(0, n, 256):  # touch every tile once: a warm cache
-            audit.inclusion_proof(session, index)
-        picks = [rng.randrange(n) for _ in range(proofs)]
-        start = time.perf_counter()
-        for index in picks:
-            audit.inclusion_proof(session, index)
-        proof_seconds = time.perf_counter() - start
-    emit(bench="log.proofs", db=db, n=n, proofs=proofs, seconds=round(proof_seconds, 3),
-         per_s=round(proofs / proof_seconds))
+    seconds = proof_seconds(engine, n, proofs, seed=7)
+    emit(bench="log.proofs", db=db, n=n, proofs=proofs, seconds=round(seconds, 3),
+         per_s=round(proofs / seconds))
 
     with Session(engine) as session:
         verify_seconds, report = timed(lambda: audit.verify(session, signer.vkey()))

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from dronedeal.services import keys
+from dronedeal.services.keys import Signer
 from dronedeal.store.db import make_engine
 
 TEST_DB = os.environ.get("DRONEDEAL_TEST_DB", "sqlite")
@@ -60,3 +62,11 @@ def engine(db_url: str) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> Signer:
+    """A fresh checkpoint signing key (origin `dronedeal.test/log`), loaded from disk."""
+    path = tmp_path / "keys" / "signing.key"
+    keys.create_key(path, "dronedeal.test/log")
+    return keys.load_signer(path)

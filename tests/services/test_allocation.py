@@ -89,13 +89,6 @@ ORDERS_HEADER = ("order_id,agreement_id,flow_id,buyer_id,supplier_id,product_id,
 
 
 @pytest.fixture
-def signer(tmp_path: Path) -> keys.Signer:
-    path = tmp_path / "keys" / "signing.key"
-    keys.create_key(path, "dronedeal.test/log")
-    return keys.load_signer(path)
-
-
-@pytest.fixture
 def store(engine: Engine, tmp_path: Path, signer: keys.Signer) -> Engine:
     """The deal above, imported."""
     with Session(engine) as session, session.begin():

@@ -70,13 +70,6 @@ def inspections(rows: list[str]) -> str:
     return INSPECT_HEADER + "".join(row + "\n" for row in rows)
 
 
-@pytest.fixture
-def signer(tmp_path: Path) -> keys.Signer:
-    path = tmp_path / "keys" / "signing.key"
-    keys.create_key(path, "dronedeal.test/log")
-    return keys.load_signer(path)
-
-
 def run(engine: Engine, folder: Path, signer: keys.Signer) -> ImportSummary:
     with Session(engine) as session, session.begin():
         return import_pack(session, folder, signer)

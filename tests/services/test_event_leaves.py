@@ -38,13 +38,6 @@ KINDS = ("shipment", "inspection", "case_line", "case_delivery", "payment")
 
 
 @pytest.fixture
-def signer(tmp_path: Path) -> keys.Signer:
-    path = tmp_path / "keys" / "signing.key"
-    keys.create_key(path, "dronedeal.test/log")
-    return keys.load_signer(path)
-
-
-@pytest.fixture
 def appended(monkeypatch: pytest.MonkeyPatch) -> dict[int, tuple[str, str]]:
     """Every leaf appended from now on: index -> (kind, text) as the service hashed it."""
     leaves: dict[int, tuple[str, str]] = {}

@@ -16,13 +16,6 @@ from dronedeal.services.importer import import_pack
 from dronedeal.store import master
 
 
-@pytest.fixture
-def signer(tmp_path: Path) -> keys.Signer:
-    path = tmp_path / "keys" / "signing.key"
-    keys.create_key(path, "dronedeal.test/log")
-    return keys.load_signer(path)
-
-
 def run_import(engine: Engine, folder: Path, signer: keys.Signer, **kw: bool) -> object:
     with Session(engine) as session, session.begin():
         return import_pack(session, folder, signer, **kw)

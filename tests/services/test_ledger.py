@@ -41,13 +41,6 @@ from dronedeal.store import log
 D = dt.date
 
 
-@pytest.fixture
-def signer(tmp_path: Path) -> keys.Signer:
-    path = tmp_path / "keys" / "signing.key"
-    keys.create_key(path, "dronedeal.test/log")
-    return keys.load_signer(path)
-
-
 def t(transfer_id: str, debit: str, credit: str, amount: int, *, kind: str = ACCEPTANCE,
       agreement: str = "ua-us-2025", currency: str = "USD", on: dt.date = dt.date(2025, 9, 1),
       original: tuple[int, str] | None = None, reference: str = "lot:L1") -> Transfer:

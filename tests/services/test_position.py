@@ -317,13 +317,6 @@ SETTLE_DK_UA_2025_10_31: dict[str, Any] = {
 
 # --- loading packs ----------------------------------------------------------------------
 
-@pytest.fixture
-def signer(tmp_path: Path) -> keys.Signer:
-    path = tmp_path / "keys" / "signing.key"
-    keys.create_key(path, "dronedeal.test/log")
-    return keys.load_signer(path)
-
-
 _folders = itertools.count()
 
 

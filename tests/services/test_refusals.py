@@ -57,13 +57,6 @@ CASES: dict[str, tuple[dict[str, str | None], tuple[str, int, str], str]] = {
 
 
 @pytest.fixture
-def signer(tmp_path: Path) -> keys.Signer:
-    path = tmp_path / "keys" / "signing.key"
-    keys.create_key(path, "dronedeal.test/log")
-    return keys.load_signer(path)
-
-
-@pytest.fixture
 def loaded(engine: Engine, tmp_path: Path, signer: keys.Signer) -> Engine:
     """A database holding the minimal pack."""
     with Session(engine) as session, session.begin():

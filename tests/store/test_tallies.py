@@ -39,13 +39,6 @@ _prefixes = itertools.count()
 
 
 @pytest.fixture
-def signer(tmp_path: Path) -> keys.Signer:
-    path = tmp_path / "keys" / "signing.key"
-    keys.create_key(path, "dronedeal.test/log")
-    return keys.load_signer(path)
-
-
-@pytest.fixture
 def scenario(engine: Engine, tmp_path: Path, signer: keys.Signer) -> Engine:
     """The hand-computed deal of tests/services/test_position.py, imported."""
     import_files(engine, tmp_path, {**SCENARIO_MASTER, **SCENARIO_EVENTS}, signer)
