@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from dronedeal.services import audit
-from dronedeal.store.db import make_engine
+from dronedeal.store.db import scratch_schema
 
 
 def emit(**figures: Any) -> None:
@@ -36,17 +35,8 @@ def sqlite_database(folder: Path) -> Iterator[str]:
 @contextmanager
 def postgres_database(url: str) -> Iterator[str]:
     """A fresh schema on the PostgreSQL at `url`, dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(url, "bench_") as scratch:
+        yield scratch
 
 
 def proof_seconds(engine: Engine, n: int, proofs: int, seed: int) -> float:

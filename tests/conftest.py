@@ -7,16 +7,15 @@ each test its own PostgreSQL schema, dropped afterwards. CI runs the suite once 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from dronedeal.services import keys
 from dronedeal.services.keys import Signer
-from dronedeal.store.db import make_engine
+from dronedeal.store.db import make_engine, scratch_schema
 
 TEST_DB = os.environ.get("DRONEDEAL_TEST_DB", "sqlite")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -38,17 +37,8 @@ def db_url(tmp_path: Path) -> Iterator[str]:
     if TEST_DB == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(TEST_DB)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in TEST_DB else "?"
-    try:
-        yield f"{TEST_DB}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(TEST_DB, "t_") as url:
+        yield url
 
 
 @pytest.fixture

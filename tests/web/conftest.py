@@ -13,7 +13,6 @@ import re
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from httpx2 import Response
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 from tests.api.conftest import deal, signing_key  # noqa: F401 (fixtures: officers' scopes)
 from tests.conftest import TEST_DB
@@ -34,7 +32,7 @@ from dronedeal.cli.demo import DEMO_USERS, create_demo_users
 from dronedeal.demo.generator import write_demo_pack
 from dronedeal.services import keys
 from dronedeal.services.importer import import_pack
-from dronedeal.store.db import make_engine
+from dronedeal.store.db import make_engine, scratch_schema
 from dronedeal.store.schema import create_schema
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -82,17 +80,8 @@ def _database(folder: Path) -> Iterator[str]:
     if TEST_DB == "sqlite":
         yield f"sqlite:///{folder / 'demo.db'}"
         return
-    schema = f"web_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(TEST_DB)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in TEST_DB else "?"
-    try:
-        yield f"{TEST_DB}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(TEST_DB, "web_") as url:
+        yield url
 
 
 def _build(folder: Path, db_url: str) -> tuple[Path, dict[str, str]]:

@@ -8,9 +8,12 @@ transaction: services take a `Session` and never commit.
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,3 +80,21 @@ def is_sqlite(engine_or_session: Engine | Session) -> bool:
     if isinstance(engine_or_session, Session):
         return engine_or_session.get_bind().dialect.name == "sqlite"
     return engine_or_session.dialect.name == "sqlite"
+
+
+@contextmanager
+def scratch_schema(url: str, prefix: str) -> Iterator[str]:
+    """A URL of a fresh schema (named `prefix` + random hex) on the PostgreSQL at `url`,
+    the schema dropped with everything in it afterwards: the throw-away database of tests
+    and benchmarks."""
+    schema = f"{prefix}{uuid.uuid4().hex[:12]}"
+    admin = make_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
