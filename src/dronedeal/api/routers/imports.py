@@ -55,8 +55,10 @@ def _file_name(upload: UploadFile | StarletteUpload) -> str:
     return name
 
 
-def _import(config: Settings, viewer: User | None, folder: Path, dry_run: bool
-            ) -> dict[str, Any]:
+def run_import(config: Settings, viewer: User | None, folder: Path, dry_run: bool
+               ) -> dict[str, Any]:
+    """Import the pack in `folder` as `viewer`, atomically, in the app's writing session;
+    the summary's JSON. Shared by the API and the dashboard's import page."""
     if not config.key.exists():
         keys.create_key(config.key, keys.default_origin())
     signer = config.signer()
@@ -94,4 +96,4 @@ async def post_import(
                 with (root / name).open("wb") as out:
                     while chunk := await upload.read(CHUNK):
                         out.write(chunk)
-        return await run_in_threadpool(_import, config, viewer, root, dry_run)
+        return await run_in_threadpool(run_import, config, viewer, root, dry_run)

@@ -26,12 +26,12 @@ from starlette.datastructures import UploadFile
 from dronedeal.api.cache import figures
 from dronedeal.api.deps import PathId, settings
 from dronedeal.api.paging import decode_cursor, encode_cursor
+from dronedeal.api.routers.imports import run_import
 from dronedeal.api.web import charts, session, views
 from dronedeal.api.web.i18n import Formats, translate
 from dronedeal.core.errors import RefusedError, RowError
 from dronedeal.core.money import format_amount, parse_amount
-from dronedeal.services import access, audit, keys, position
-from dronedeal.services.importer import import_pack
+from dronedeal.services import access, audit, position
 from dronedeal.services.users import User
 
 HERE: Final = Path(__file__).parent
@@ -240,21 +240,6 @@ def import_form(request: Request) -> HTMLResponse:
     return _render(request, "import.html", viewer)
 
 
-def _import(request: Request, viewer: User | None, folder: Path, dry_run: bool
-            ) -> dict[str, Any]:
-    config = settings(request)
-    if not config.key.exists():
-        keys.create_key(config.key, keys.default_origin())
-    signer = config.signer()
-    with config.writers() as db, db.begin():
-        mark = access.import_mark(db, viewer)
-        summary = import_pack(db, folder, signer, dry_run=dry_run)
-        access.check_import_scope(db, viewer, mark)
-        if dry_run:
-            db.rollback()
-    return summary.as_json()
-
-
 @router.post("/import", response_class=HTMLResponse)
 async def import_pack_page(request: Request) -> HTMLResponse:
     """Upload pack files; the same validation and atomicity as `POST /api/v1/imports`."""
@@ -278,7 +263,7 @@ async def import_pack_page(request: Request) -> HTMLResponse:
                     with (root / name).open("wb") as out:
                         while chunk := await value.read(CHUNK):
                             out.write(chunk)
-            summary = await run_in_threadpool(_import, request, viewer, root, dry_run)
+            summary = await run_in_threadpool(run_import, settings(request), viewer, root, dry_run)
     except access.AccessError as refused:
         return _refused(request, viewer, refused)
     except RefusedError as refused:
