@@ -27,7 +27,7 @@ from operator import itemgetter
 from typing import Any, Final, TypeVar
 
 from sqlalchemy import ColumnElement, Row, Select, and_, case, func, or_, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dronedeal.core.compliance import Finding
 from dronedeal.core.licenses import Remaining
@@ -371,6 +371,17 @@ def inspection_document(r: InspectionRow) -> dict[str, Any]:
             "leaf_index": r.leaf_index}
 
 
+def _visible(session: Session, key_column: InstrumentedAttribute[str], key: str,
+             scope: ColumnElement[bool] | None, noun: str) -> Any:
+    """The row of `key_column`'s table whose key is `key`, within the viewer's `scope`;
+    NotVisibleError when there is none (another party's row reads as a missing one)."""
+    query = select(key_column.class_).where(key_column == key)
+    row = session.scalars(_where(query, scope)).first()
+    if row is None:
+        raise NotVisibleError(f"no {noun} {key!r} you may read")
+    return row
+
+
 # --- listings and look-ups ---------------------------------------------------------------
 
 def list_parties(session: Session, viewer: User | None, *, after: Key | None = None,
@@ -384,10 +395,7 @@ def list_parties(session: Session, viewer: User | None, *, after: Key | None = N
 
 def get_party(session: Session, viewer: User | None, party_id: str) -> dict[str, Any]:
     user = require(viewer, "parties")
-    row = session.scalars(_where(select(PartyRow), party_scope(user))
-                          .where(PartyRow.party_id == party_id)).first()
-    if row is None:
-        raise NotVisibleError(f"no party {party_id!r} you may read")
+    row = _visible(session, PartyRow.party_id, party_id, party_scope(user), "party")
     return party_document(row)
 
 
@@ -403,10 +411,7 @@ def list_products(session: Session, viewer: User | None, *, after: Key | None = 
 def get_product(session: Session, viewer: User | None, product_id: str) -> dict[str, Any]:
     """A product with its bill of materials."""
     user = require(viewer, "products")
-    row = session.scalars(_where(select(ProductRow), product_scope(user))
-                          .where(ProductRow.product_id == product_id)).first()
-    if row is None:
-        raise NotVisibleError(f"no product {product_id!r} you may read")
+    row = _visible(session, ProductRow.product_id, product_id, product_scope(user), "product")
     bom = [line.document() for line in master.load_bom(session, [product_id])]
     return {**product_document(row), "bom": bom}
 
@@ -441,10 +446,7 @@ def list_orders(session: Session, viewer: User | None, *, after: Key | None = No
 def get_order(session: Session, viewer: User | None, order_id: str) -> dict[str, Any]:
     """One order; another party's order is NotVisibleError, as a missing one is."""
     user = require(viewer, "orders")
-    row = session.scalars(_where(select(OrderRow), order_scope(user))
-                          .where(OrderRow.order_id == order_id)).first()
-    if row is None:
-        raise NotVisibleError(f"no order {order_id!r} you may read")
+    row = _visible(session, OrderRow.order_id, order_id, order_scope(user), "order")
     return order_document(row)
 
 
@@ -472,10 +474,7 @@ def list_licenses(session: Session, viewer: User | None, *, after: Key | None = 
 
 def get_license(session: Session, viewer: User | None, license_id: str) -> dict[str, Any]:
     user = require(viewer, "licenses")
-    row = session.scalars(_where(select(LicenseRow), license_scope(user))
-                          .where(LicenseRow.license_id == license_id)).first()
-    if row is None:
-        raise NotVisibleError(f"no license {license_id!r} you may read")
+    row = _visible(session, LicenseRow.license_id, license_id, license_scope(user), "license")
     return license_document(row, _remaining(session, [license_id]).get(license_id))
 
 
@@ -656,10 +655,7 @@ def recent_payments(session: Session, viewer: User | None, *, agreement_id: str,
 
 def get_payment(session: Session, viewer: User | None, payment_id: str) -> dict[str, Any]:
     user = require(viewer, "payments")
-    row = session.scalars(_where(select(PaymentRow), payment_scope(user))
-                          .where(PaymentRow.payment_id == payment_id)).first()
-    if row is None:
-        raise NotVisibleError(f"no payment {payment_id!r} you may read")
+    row = _visible(session, PaymentRow.payment_id, payment_id, payment_scope(user), "payment")
     return payment_document(row)
 
 
