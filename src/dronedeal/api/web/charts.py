@@ -41,6 +41,15 @@ class Group:
     values: tuple[int, ...]
 
 
+def _opening(table_id: str, title: str, height: int) -> tuple[str, str]:
+    """The start of a chart's SVG: its box and its title, which the table beside the
+    chart (id `table_id`) also names."""
+    return (f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+            f'aria-labelledby="{escape(table_id)}-title" '
+            f'preserveAspectRatio="xMidYMid meet">',
+            f'<title id="{escape(table_id)}-title">{escape(title)}</title>')
+
+
 def grouped_bars(series: Sequence[str], groups: Sequence[Group], *, table_id: str,
                  title: str) -> Markup:
     """Vertical grouped bars: one group per x label, one bar per series."""
@@ -52,10 +61,7 @@ def grouped_bars(series: Sequence[str], groups: Sequence[Group], *, table_id: st
     step = inner_w / max(len(shown), 1)
     bar = max(step * 0.8 / max(len(series), 1), 1.0)
     every = -(-len(shown) // MAX_LABELS) or 1  # label every n-th group so labels never overlap
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-labelledby="{escape(table_id)}-title" '
-             f'preserveAspectRatio="xMidYMid meet">',
-             f'<title id="{escape(table_id)}-title">{escape(title)}</title>',
+    parts = [*_opening(table_id, title, HEIGHT),
              f'<line x1="{MARGIN}" y1="{HEIGHT - MARGIN}" x2="{WIDTH - MARGIN}" '
              f'y2="{HEIGHT - MARGIN}" stroke="#888"/>',
              f'<text x="{MARGIN}" y="{MARGIN - 8}" class="axis">{top:,}</text>']
@@ -122,10 +128,7 @@ def lines(series: Sequence[str], groups: Sequence[Group], *, table_id: str,
     def y(value: int) -> float:
         return MARGIN + inner_h * (high - value) / span
 
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-labelledby="{escape(table_id)}-title" '
-             f'preserveAspectRatio="xMidYMid meet">',
-             f'<title id="{escape(table_id)}-title">{escape(title)}</title>',
+    parts = [*_opening(table_id, title, HEIGHT),
              f'<line x1="{MARGIN}" y1="{y(0):.1f}" x2="{WIDTH - MARGIN}" y2="{y(0):.1f}" '
              f'stroke="#888"/>']
     for j, name in enumerate(series):
@@ -161,10 +164,7 @@ def stacked_bars(series: Sequence[str], groups: Sequence[Group], *, table_id: st
     step = inner_w / max(len(shown), 1)
     bar = max(step * 0.7, 1.0)
     every = -(-len(shown) // MAX_LABELS) or 1
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
-             f'aria-labelledby="{escape(table_id)}-title" '
-             f'preserveAspectRatio="xMidYMid meet">',
-             f'<title id="{escape(table_id)}-title">{escape(title)}</title>',
+    parts = [*_opening(table_id, title, height),
              f'<line x1="{MARGIN}" y1="{base}" x2="{WIDTH - MARGIN}" y2="{base}" '
              f'stroke="#888"/>',
              f'<text x="{MARGIN}" y="{MARGIN - 8}" class="axis">{top:,}</text>']
