@@ -165,6 +165,10 @@ class MissingRowError(LookupError):
     """A derived leaf whose row is gone: the store is damaged (`dronedeal audit verify`
     names it)."""
 
+    def __init__(self, index: int, kind: str) -> None:
+        super().__init__(f"leaf {index} ({kind}) keeps its text in a row that is missing; "
+                         f"run `dronedeal audit verify`")
+
 
 @dataclass(frozen=True, slots=True)
 class StoredCheckpoint:
@@ -410,19 +414,15 @@ def leaf_and_checkpoint(session: Session, index: int, size: int | None
 
 def leaf_text(session: Session, index: int) -> str | None:
     """The text of leaf `index`, None when the log has no such leaf."""
-    row = session.execute(select(LEAF.c.kind, LEAF.c.leaf).where(LEAF.c.idx == index)).first()
-    if row is None:
-        return None
-    kind, leaf = row
-    return _rendered(session, index, kind) if leaf is None else str(leaf)
+    rows = leaves_between(session, index, index + 1) if index >= 0 else []
+    return rows[0][2] if rows else None
 
 
 def _rendered(session: Session, index: int, kind: str) -> str:
     derived = _DERIVED.get(kind)
     rendering = None if derived is None else derived.render(session, index, index).get(index)
     if rendering is None:
-        raise MissingRowError(f"leaf {index} ({kind}) keeps its text in a row that is "
-                              f"missing; run `dronedeal audit verify`")
+        raise MissingRowError(index, kind)
     return rendering
 
 
@@ -438,8 +438,7 @@ def leaves_between(session: Session, start: int, stop: int
     read = read_leaves(session, start, stop)
     for index, kind, leaf in read.rows:
         if leaf is None:
-            raise MissingRowError(f"leaf {index} ({kind}) keeps its text in a row that is "
-                                  f"missing; run `dronedeal audit verify`")
+            raise MissingRowError(index, kind)
     return cast(list[tuple[int, str, str]], read.rows)
 
 
