@@ -8,7 +8,7 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +39,10 @@ def signer(tmp_path: Path) -> keys.Signer:
 
 
 @pytest.fixture(autouse=True)
-def log_checks_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def log_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests append synthetic leaves with no ledger or event rows behind them: they
-    test the log alone, without the row checks and derived kinds other modules register
-    process-wide.
-    Those modules are loaded first, so that `audit verify` loading them registers
-    nothing into the emptied registry."""
-    import dronedeal.services.deliveries
-    import dronedeal.services.ledger  # noqa: F401
-
-    monkeypatch.setattr(audit, "_LEAF_CHECKS", {})
+    test the log alone, without the derived kinds the store modules register
+    process-wide (importing `dronedeal.store` has registered them already)."""
     monkeypatch.setattr(log, "_DERIVED", {})
 
 
@@ -344,30 +338,6 @@ def test_another_key_fails_every_checkpoint(
         report = audit.verify(session, stranger.vkey())
     assert report.bad_checkpoint == sizes[0]
     assert "no signature" in (report.problem or "")
-
-
-def test_registered_leaf_checks_run(engine: Engine, signer: keys.Signer,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(audit, "_LEAF_CHECKS", {})  # the registry is the process's
-    append(engine, [leaf(i, "transfer" if i % 2 else "shipment") for i in range(600)], signer)
-    seen: list[int] = []
-
-    def check(session: Session, items: Sequence[tuple[int, str]]) -> Iterator[tuple[int, str]]:
-        for index, leaf_text in items:
-            assert json.loads(leaf_text)["kind"] == "transfer"
-            seen.append(index)
-            if index in (451, 99):
-                yield index, "no ledger row matches this leaf"
-
-    with Session(engine) as session:
-        report = audit.verify(session, signer.vkey(), leaf_checks={"transfer": [check]})
-        assert report.first_bad_leaf == 99
-        assert report.problem == "leaf 99 (transfer): no ledger row matches this leaf"
-        assert sorted(seen) == list(range(1, 600, 2))
-        audit.register_leaf_check("transfer", check)
-        audit.register_leaf_check("transfer", check)
-        assert audit.registered_leaf_checks() == {"transfer": [check]}
-        assert audit.verify(session, signer.vkey()).first_bad_leaf == 99
 
 
 # -- keys ---------------------------------------------------------------------------

@@ -11,15 +11,15 @@ never commit. Invariants (SPEC §3.3, §6):
   is SPEC §6's, hashes in standard base64. A proof's root is the signed checkpoint's
   root when one exists at that size.
 - `verify` trusts nothing stored but the public key: it recomputes every leaf hash from
-  the leaf text and the root at every checkpoint size in one streaming pass, checks each
-  signature, compares every stored node, runs the per-kind checks other modules
-  register, and names the first bad leaf (or checkpoint, or node).
+  the leaf text (a derived leaf's rendered from its row) and the root at every
+  checkpoint size in one streaming pass, checks each signature, compares every stored
+  node, and names the first bad leaf (or checkpoint, or node).
 """
 
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -38,12 +38,6 @@ ENTRIES_BATCH: Final = 4096
 _MAX_SIZE: Final = (1 << 63) - 1
 #: stands in for the hash of a derived leaf whose row is missing (reported anyway)
 _NO_ROW: Final = bytes(merkle.HASH_SIZE)
-
-#: check(session, [(index, leaf text), …] of one kind, by index) -> [(index, problem), …]
-LeafCheck = Callable[[Session, Sequence[tuple[int, str]]], Iterable[tuple[int, str]]]
-
-_LEAF_CHECKS: dict[str, list[LeafCheck]] = {}
-
 
 class AuditError(Exception):
     """A request the log cannot answer as asked; carries its HTTP status."""
@@ -93,18 +87,6 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return self.problem is None
-
-
-def register_leaf_check(kind: str, check: LeafCheck) -> None:
-    """Have `verify` also run `check` on every leaf of `kind` (e.g. the ledger checks
-    that each transfer row equals its leaf). Registering the same check twice is a no-op."""
-    checks = _LEAF_CHECKS.setdefault(kind, [])
-    if check not in checks:
-        checks.append(check)
-
-
-def registered_leaf_checks() -> dict[str, list[LeafCheck]]:
-    return {kind: list(checks) for kind, checks in _LEAF_CHECKS.items()}
 
 
 def _b64(raw: bytes) -> str:
@@ -243,11 +225,9 @@ class _Failed(Exception):
 class _Verifier:
     """One streaming pass over the log (see `verify`)."""
 
-    def __init__(self, session: Session, key: note.VerifierKey | bytes,
-                 checks: Mapping[str, Sequence[LeafCheck]]) -> None:
+    def __init__(self, session: Session, key: note.VerifierKey | bytes) -> None:
         self.session = session
         self.key = key
-        self.checks = checks
         self.size = log.tree_size(session)
         self.edge = merkle.RightEdge(0)
         self.checkpoints = 0
@@ -296,7 +276,6 @@ class _Verifier:
             bad.append((missing, f"leaf {missing} is missing"))
             rows = [row for row in rows if row[0] < missing]
             hashes = hashes[: len(rows)]
-        bad.extend(self.kind_checks(rows))
         bad.extend(self.leaf_tiles(start, joined[: len(hashes) * merkle.HASH_SIZE], rows))
         first_bad = min(bad) if bad else None
         good = stop if first_bad is None else first_bad[0]
@@ -327,19 +306,6 @@ class _Verifier:
             return f"a {kind} leaf" + (" stored with its own text" if text is not None
                                         and kind in log.derived_kinds() else "")
         return "no leaf"
-
-    def kind_checks(self, rows: Sequence[tuple[int, str, str | None]]
-                    ) -> list[tuple[int, str]]:
-        found: list[tuple[int, str]] = []
-        for kind, checks in self.checks.items():
-            items = [(index, leaf) for index, row_kind, leaf in rows
-                     if row_kind == kind and leaf is not None]
-            if not items:
-                continue
-            for check in checks:
-                found.extend((index, f"leaf {index} ({kind}): {problem}")
-                             for index, problem in check(self.session, items))
-        return found
 
     def leaf_tiles(self, start: int, expected: bytes,
                    rows: Sequence[tuple[int, str, str | None]]) -> list[tuple[int, str]]:
@@ -419,20 +385,19 @@ class _Verifier:
                                 node=(level, nodes))
 
 
-def verify(session: Session, public_key: str | bytes | note.VerifierKey, *,
-           leaf_checks: Mapping[str, Sequence[LeafCheck]] | None = None) -> VerifyReport:
+def verify(session: Session, public_key: str | bytes | note.VerifierKey) -> VerifyReport:
     """Recompute the whole log from its leaf texts and check it against every stored
     hash, node and signed checkpoint; report the first problem.
 
     `public_key` is a vkey text, a `VerifierKey`, or the raw 32-byte Ed25519 key (then a
-    signature must carry the checkpoint's origin as its name). `leaf_checks` replaces
-    the checks registered with `register_leaf_check`.
+    signature must carry the checkpoint's origin as its name). A derived leaf's text is
+    rendered from its row (`store.log.register_derived_kind`), so a changed, missing or
+    misplaced row is a bad leaf.
     """
     key = note.parse_vkey(public_key) if isinstance(public_key, str) else public_key
     if isinstance(key, bytes) and len(key) != note.PUBLIC_KEY_SIZE:
         raise ValueError("an Ed25519 public key is 32 bytes")
-    checks = registered_leaf_checks() if leaf_checks is None else leaf_checks
     try:
-        return _Verifier(session, key, checks).run()
+        return _Verifier(session, key).run()
     except _Failed as failed:
         return failed.report
