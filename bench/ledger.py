@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
@@ -28,6 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from benchkit import emit, postgres_database, proof_seconds
+from dronedeal.core import merkle
 from dronedeal.core.ledger import ACCEPTANCE, PAYMENT, Transfer
 from dronedeal.services import audit, keys
 from dronedeal.services.ledger import post_transfers
@@ -92,6 +94,14 @@ def floor_batch(engine: Engine, batch: list[Transfer]) -> float:
     return time.perf_counter() - start
 
 
+def hash_seconds(batch: list[Transfer]) -> float:
+    """SHA-256 of the batch's leaf texts alone (RFC 6962 leaf hashes): verify's floor."""
+    texts = [t.leaf_text().encode() for t in batch]
+    start = time.perf_counter()
+    merkle.leaf_hashes(texts)
+    return time.perf_counter() - start
+
+
 def post_batch(engine: Engine, batch: list[Transfer], signer: keys.Signer) -> float:
     currencies = {"ua-us-2025": "USD", "dk-ua-2025": "DKK"}
     start = time.perf_counter()
@@ -108,32 +118,37 @@ def run(db: str, url: str, n: int, signer: keys.Signer) -> None:
     engine = make_engine(url)
     create_schema(engine)
     create_floor_table(engine)
-    floor = seconds = 0.0
+    floor = seconds = hash_floor = 0.0
     for low in range(0, n, BATCH):
         batch = make_batch(low, min(n, low + BATCH))
         floor += floor_batch(engine, batch)
         seconds += post_batch(engine, batch, signer)
+        hash_floor += hash_seconds(batch)
     emit(bench="ledger.post", db=db, n=n, batch=BATCH, seconds=round(seconds, 3),
          per_s=round(n / seconds), floor_seconds=round(floor, 3),
          ratio=round(seconds / floor, 2))
-    prove_and_verify(db, engine, n, signer)
+    prove_and_verify(db, engine, n, signer, hash_floor=hash_floor)
     engine.dispose()
 
 
-def prove_and_verify(db: str, engine: Engine, n: int, signer: keys.Signer,
+def prove_and_verify(db: str, engine: Engine, n: int, signer: keys.Signer, *, hash_floor: float,
                      proofs: int = 20_000) -> None:
     """Inclusion proofs of random transfer leaves (their text rendered from the row; the
-    tile cache warm) and the full `audit verify` of the ledger's log."""
+    tile cache warm) and the full `audit verify` of the ledger's log, in this process and
+    with a worker per core (`dronedeal audit verify` uses every core), against its floor:
+    SHA-256 of the same leaf texts alone, already in memory."""
     seconds = proof_seconds(engine, n, proofs, seed=11)
     emit(bench="ledger.proofs", db=db, n=n, proofs=proofs, seconds=round(seconds, 3),
          per_s=round(proofs / seconds))
-    with Session(engine) as session:
-        start = time.perf_counter()
-        report = audit.verify(session, signer.vkey())
-        verify_seconds = time.perf_counter() - start
-    assert report.ok, report.problem
-    emit(bench="ledger.verify", db=db, n=n, seconds=round(verify_seconds, 3),
-         per_s=round(n / verify_seconds))
+    for workers in sorted({1, os.cpu_count() or 1}):
+        with Session(engine) as session:
+            start = time.perf_counter()
+            report = audit.verify(session, signer.vkey(), workers=workers)
+            verify_seconds = time.perf_counter() - start
+        assert report.ok, report.problem
+        emit(bench="ledger.verify", db=db, n=n, workers=workers,
+             seconds=round(verify_seconds, 3), per_s=round(n / verify_seconds),
+             floor_seconds=round(hash_floor, 3), ratio=round(verify_seconds / hash_floor, 2))
 
 
 def main(argv: list[str] | None = None) -> int:

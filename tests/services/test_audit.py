@@ -16,6 +16,7 @@ import pytest
 import typer
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from tests.verifying import verified
 from typer.testing import CliRunner
 
 from dronedeal.cli.audit import audit_app
@@ -240,8 +241,7 @@ def tamper(engine: Engine, sql: str, **params: Any) -> None:
 
 
 def verify_report(engine: Engine, signer: keys.Signer) -> audit.VerifyReport:
-    with Session(engine) as session:
-        return audit.verify(session, signer.vkey())
+    return verified(engine, signer.vkey())
 
 
 def test_a_changed_leaf_text_is_named(engine: Engine, signer: keys.Signer,
@@ -334,8 +334,7 @@ def test_another_key_fails_every_checkpoint(
         engine: Engine, tmp_path: Path, filled: tuple[merkle.MemoryTree, list[int]]) -> None:
     _, sizes = filled
     stranger = keys.create_key(tmp_path / "other.key", "dronedeal.test/log")
-    with Session(engine) as session:
-        report = audit.verify(session, stranger.vkey())
+    report = verified(engine, stranger.vkey())
     assert report.bad_checkpoint == sizes[0]
     assert "no signature" in (report.problem or "")
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 from tests.dbdump import dump
 from tests.packs import MINIMAL_PACK, write_pack
+from tests.verifying import verified
 
 from dronedeal.core.canonical import canonical_json
 from dronedeal.core.errors import RefusedError, RowError
@@ -455,8 +456,7 @@ def test_an_edited_event_row_fails_verify_naming_its_leaf(  # noqa: PLR0917 (fix
         leaf = connection.execute(text(f"SELECT leaf_index FROM {table} WHERE {where}")
                                   ).scalar_one()
         connection.execute(text(f"UPDATE {table} SET {change} WHERE {where}"))
-    with Session(deal) as session:
-        report = audit.verify(session, signer.verifier())
+    report = verified(deal, signer.verifier())
     assert not report.ok
     assert report.first_bad_leaf == leaf
     assert f"{table} row" in (report.problem or "")

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
+from tests.verifying import verified
 from typer.testing import CliRunner
 
 from dronedeal.core.errors import RefusedError
@@ -248,8 +249,7 @@ def test_changing_an_amount_in_the_database_fails_verify_naming_the_leaf(
     with Session(engine) as session, session.begin():
         session.execute(update(store.TABLE).where(store.TABLE.c.transfer_id == "cd:D1")
                         .values(amount=40_001))
-    with Session(engine) as session:
-        report = audit.verify(session, signer.vkey())
+    report = verified(engine, signer.vkey())
     assert not report.ok
     assert report.first_bad_leaf == 2
     assert report.problem == ("leaf 2 (transfer): the ledger_transfer row that holds it "
@@ -261,8 +261,7 @@ def test_a_deleted_transfer_row_fails_verify(engine: Engine, signer: keys.Signer
     post(engine, EXAMPLE, signer)
     with Session(engine) as session, session.begin():
         session.execute(store.TABLE.delete().where(store.TABLE.c.transfer_id == "pay:P1"))
-    with Session(engine) as session:
-        report = audit.verify(session, signer.vkey())
+    report = verified(engine, signer.vkey())
     assert report.first_bad_leaf == 3
     assert report.problem is not None
     assert report.problem == "leaf 3 (transfer): no ledger_transfer row holds it"
@@ -279,8 +278,7 @@ def test_a_row_pointing_at_a_leaf_of_another_kind_fails_verify(
     with Session(engine) as session, session.begin():
         session.execute(update(store.TABLE).where(store.TABLE.c.leaf_index == 2)
                         .values(leaf_index=0))
-    with Session(engine) as session:
-        report = audit.verify(session, signer.vkey())
+    report = verified(engine, signer.vkey())
     assert report.first_bad_leaf == 0  # the row that names a party leaf is named first
     assert report.problem == ("leaf 0: a ledger_transfer row names it, but it holds a "
                               "party leaf")
@@ -307,23 +305,20 @@ def test_a_row_beyond_the_log_or_on_a_stored_leaf_fails_verify(
     with Session(engine) as session, session.begin():
         session.execute(update(store.TABLE).where(store.TABLE.c.leaf_index == 3)
                         .values(leaf_index=9))
-    with Session(engine) as session:
-        report = audit.verify(session, signer.vkey())
+    report = verified(engine, signer.vkey())
     assert report.first_bad_leaf == 3
     assert report.problem == "leaf 3 (transfer): no ledger_transfer row holds it"
     with Session(engine) as session, session.begin():
         audit.append_leaves(session, [("party", '{"kind":"party"}')] * 6, signer)
     # the row now names leaf 9, a party leaf, and leaf 3 still has no row
-    with Session(engine) as session:
-        report = audit.verify(session, signer.vkey())
+    report = verified(engine, signer.vkey())
     assert report.first_bad_leaf == 3
     with Session(engine) as session, session.begin():
         session.execute(update(store.TABLE).where(store.TABLE.c.leaf_index == 9)
                         .values(leaf_index=3))
         session.execute(text("UPDATE log_leaf SET leaf = :text WHERE idx = 3"),
                         {"text": EXAMPLE[3].leaf_text()})
-    with Session(engine) as session:
-        report = audit.verify(session, signer.vkey())
+    report = verified(engine, signer.vkey())
     assert report.first_bad_leaf == 3
     assert report.problem == ("leaf 3: a ledger_transfer row names it, but it holds a "
                               "transfer leaf stored with its own text")
@@ -336,8 +331,7 @@ def test_a_row_naming_a_leaf_past_the_log_fails_verify(
     with Session(engine) as session, session.begin():
         store.insert_transfers(session, [
             t("late", "us-dod", "ua-maker-1", 5, reference="lot:late")], 4)
-    with Session(engine) as session:
-        report = audit.verify(session, signer.vkey())
+    report = verified(engine, signer.vkey())
     assert report.first_bad_leaf == 4
     assert report.problem == "a ledger_transfer row names leaf 4, beyond the log of 4 leaves"
 

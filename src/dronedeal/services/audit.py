@@ -19,17 +19,20 @@ never commit. Invariants (SPEC §3.3, §6):
 from __future__ import annotations
 
 import binascii
+import multiprocessing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any, Final
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from dronedeal.core import merkle, note
 from dronedeal.services.keys import ed25519_verify
 from dronedeal.store import log
+from dronedeal.store.db import make_engine, read_only
 
 #: leaves read, hashed and compared per step of `verify` (a multiple of the tile width)
 VERIFY_CHUNK: Final = 128 * log.TILE_WIDTH
@@ -217,6 +220,113 @@ def entries(session: Session, start: int = 0, stop: int | None = None
 # -- verifying ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class LeafCheck:
+    """What the leaves of one range of the log say by themselves, before the tree."""
+
+    #: the leaf hashes from the range's first leaf on, concatenated (a gap cuts them
+    #: short; a leaf without text counts as 32 zero bytes and is in `bad`)
+    hashes: bytes
+    #: (leaf index, sentence) of every problem found in the range
+    bad: list[tuple[int, str]]
+
+
+def check_leaves(session: Session, start: int, stop: int) -> LeafCheck:
+    """Hash the leaves start <= index < stop from their texts (a derived leaf's rendered
+    from its row) and compare the hashes with the level-0 tiles: the part of `verify`
+    that touches every leaf, and that ranges can do independently of each other."""
+    read = log.read_leaves(session, start, stop, every_kind=True)
+    rows = read.rows
+    bad: list[tuple[int, str]] = [
+        (index, f"leaf {index}: a {derived.table} row names it, but it holds "
+                f"{_kind_of(rows, start, index)}")
+        for index, derived in read.strays]
+    hashes = [_NO_ROW if leaf is None else sha256(b"\x00" + leaf.encode()).digest()
+              for _, _, leaf in rows]
+    derived = log.derived_kinds()
+    bad.extend((index, f"leaf {index} ({kind}): no {derived[kind].table} row holds it")
+               for index, kind, leaf in rows if leaf is None)
+    if len(rows) != stop - start:  # indices are unique and sorted: a gap shortens the batch
+        present = {row[0] for row in rows}
+        missing = next(i for i in range(start, stop) if i not in present)
+        bad.append((missing, f"leaf {missing} is missing"))
+        rows = [row for row in rows if row[0] < missing]
+        hashes = hashes[: len(rows)]
+    joined = b"".join(hashes)
+    bad.extend(_leaf_tiles(session, start, joined, rows))
+    return LeafCheck(joined, bad)
+
+
+def _kind_of(rows: Sequence[tuple[int, str, str | None]], start: int, index: int) -> str:
+    position = index - start
+    if 0 <= position < len(rows) and rows[position][0] == index:
+        kind, text = rows[position][1], rows[position][2]
+        return f"a {kind} leaf" + (" stored with its own text" if text is not None
+                                    and kind in log.derived_kinds() else "")
+    return "no leaf"
+
+
+def _leaf_tiles(session: Session, start: int, expected: bytes,
+                rows: Sequence[tuple[int, str, str | None]]) -> list[tuple[int, str]]:
+    """The level-0 tiles must hold exactly the recomputed leaf hashes."""
+    if not expected:
+        return []
+    count = len(expected) // merkle.HASH_SIZE
+    first = _first_node_mismatch(session, 0, start, expected)
+    if first is None:
+        return []
+    assert start <= first < start + count
+    kind = rows[first - start][1]
+    derived = log.derived_kinds().get(kind)
+    if derived is not None and rows[first - start][2] is not None:
+        return [(first, f"leaf {first} ({kind}): the {derived.table} row that holds it "
+                        f"differs from what the log logged (its text no longer hashes "
+                        f"to the stored leaf hash)")]
+    return [(first, f"leaf {first}: the stored Merkle tile differs from its leaf hash")]
+
+
+def _first_node_mismatch(session: Session, level: int, first_index: int, expected: bytes
+                         ) -> int | None:
+    last_index = first_index + len(expected) // merkle.HASH_SIZE - 1
+    first_tile, last_tile = first_index // log.TILE_WIDTH, last_index // log.TILE_WIDTH
+    tiles = log.tiles_between(session, level, first_tile, last_tile)
+    stored = b"".join(tiles.get(t, b"") for t in range(first_tile, last_tile + 1))
+    offset = (first_index - first_tile * log.TILE_WIDTH) * merkle.HASH_SIZE
+    stored = stored[offset : offset + len(expected)]
+    if stored == expected:
+        return None
+    size = merkle.HASH_SIZE
+    return first_index + next(i for i in range(0, len(expected), size)
+                              if stored[i : i + size] != expected[i : i + size]) // size
+
+
+#: the database of this worker process of a parallel `verify` (set by `_start_worker`)
+_worker_engine: Engine | None = None
+
+
+def _start_worker(url: str) -> None:
+    global _worker_engine  # one engine per worker process, made once  # noqa: PLW0603
+    _worker_engine = read_only(make_engine(url))
+
+
+def _check_in_worker(span: tuple[int, int]) -> LeafCheck:
+    assert _worker_engine is not None, "the pool's initializer opened the database"
+    with Session(_worker_engine) as session:
+        return check_leaves(session, *span)
+
+
+def _parallel_url(session: Session) -> str | None:
+    """The URL other processes can open this session's database by, None when they
+    cannot (an in-memory SQLite database, or no `fork` on this platform)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    url = session.get_bind().engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None
+    return url.render_as_string(hide_password=False)
+
+
+
 class _Failed(Exception):
     def __init__(self, report: VerifyReport) -> None:
         self.report = report
@@ -239,9 +349,21 @@ class _Verifier:
             checkpoints_checked=self.checkpoints, root=None, first_bad_leaf=leaf,
             bad_checkpoint=checkpoint, bad_node=node, problem=problem))
 
-    def run(self) -> VerifyReport:
-        for start in range(0, self.size, VERIFY_CHUNK):
-            self.chunk(start, min(self.size, start + VERIFY_CHUNK))
+    def run(self, workers: int, chunk: int) -> VerifyReport:
+        spans = [(start, min(self.size, start + chunk)) for start in range(0, self.size, chunk)]
+        url = _parallel_url(self.session) if workers > 1 and len(spans) > 1 else None
+        if url is None:
+            for start, stop in spans:
+                self.chunk(start, stop, check_leaves(self.session, start, stop))
+        else:
+            # the leaves' half of the work, range by range in other processes (in order,
+            # while this one builds the tree); leaves never change once appended, so
+            # their own transactions read what this one would
+            context = multiprocessing.get_context("fork")
+            with context.Pool(min(workers, len(spans)), _start_worker, (url,)) as pool:
+                for (start, stop), check in zip(
+                        spans, pool.imap(_check_in_worker, spans), strict=True):
+                    self.chunk(start, stop, check)
         assert self.edge.size == self.size
         strays = log.rows_beyond(self.session, self.size)
         if strays:
@@ -257,35 +379,19 @@ class _Verifier:
         return VerifyReport(tree_size=self.size, leaves_checked=self.size,
                             checkpoints_checked=self.checkpoints, root=self.edge.root())
 
-    def chunk(self, start: int, stop: int) -> None:
-        read = log.read_leaves(self.session, start, stop, every_kind=True)
-        rows = read.rows
-        bad: list[tuple[int, str]] = [
-            (index, f"leaf {index}: a {derived.table} row names it, but it holds "
-                    f"{self.kind_of(rows, start, index)}")
-            for index, derived in read.strays]
-        hashes = [_NO_ROW if leaf is None else sha256(b"\x00" + leaf.encode()).digest()
-                  for _, _, leaf in rows]
-        joined = b"".join(hashes)
-        derived = log.derived_kinds()
-        bad.extend((index, f"leaf {index} ({kind}): no {derived[kind].table} row holds it")
-                   for index, kind, leaf in rows if leaf is None)
-        if len(rows) != stop - start:  # indices are unique and sorted: a gap shortens the batch
-            present = {row[0] for row in rows}
-            missing = next(i for i in range(start, stop) if i not in present)
-            bad.append((missing, f"leaf {missing} is missing"))
-            rows = [row for row in rows if row[0] < missing]
-            hashes = hashes[: len(rows)]
-        bad.extend(self.leaf_tiles(start, joined[: len(hashes) * merkle.HASH_SIZE], rows))
-        first_bad = min(bad) if bad else None
+    def chunk(self, start: int, stop: int, check: LeafCheck) -> None:
+        """Extend the tree by the leaves [start, stop), whose hashes `check` gives, up to
+        the first bad one; check every checkpoint and stored node on the way."""
+        first_bad = min(check.bad) if check.bad else None
         good = stop if first_bad is None else first_bad[0]
+        assert len(check.hashes) >= (good - start) * merkle.HASH_SIZE
         runs: list[merkle.NodeRun] = []
         position = start
         for stored in log.checkpoints_between(self.session, start + 1, good):
-            runs += self.extend(joined, start, position, stored.tree_size)
+            runs += self.extend(check.hashes, start, position, stored.tree_size)
             position = stored.tree_size
             self.check_checkpoint(stored)
-        runs += self.extend(joined, start, position, good)
+        runs += self.extend(check.hashes, start, position, good)
         if first_bad is not None:
             raise self.fail(first_bad[1], leaf=first_bad[0])
         self.compare_nodes(runs)
@@ -298,53 +404,14 @@ class _Verifier:
         self.edge = extension.edge
         return [run for run in extension.runs if run.level > 0]
 
-    @staticmethod
-    def kind_of(rows: Sequence[tuple[int, str, str | None]], start: int, index: int) -> str:
-        position = index - start
-        if 0 <= position < len(rows) and rows[position][0] == index:
-            kind, text = rows[position][1], rows[position][2]
-            return f"a {kind} leaf" + (" stored with its own text" if text is not None
-                                        and kind in log.derived_kinds() else "")
-        return "no leaf"
-
-    def leaf_tiles(self, start: int, expected: bytes,
-                   rows: Sequence[tuple[int, str, str | None]]) -> list[tuple[int, str]]:
-        """The level-0 tiles must hold exactly the recomputed leaf hashes."""
-        if not expected:
-            return []
-        count = len(expected) // merkle.HASH_SIZE
-        first = self.first_node_mismatch(0, start, expected)
-        if first is None:
-            return []
-        assert start <= first < start + count
-        kind = rows[first - start][1]
-        derived = log.derived_kinds().get(kind)
-        if derived is not None and rows[first - start][2] is not None:
-            return [(first, f"leaf {first} ({kind}): the {derived.table} row that holds it "
-                            f"differs from what the log logged (its text no longer hashes "
-                            f"to the stored leaf hash)")]
-        return [(first, f"leaf {first}: the stored Merkle tile differs from its leaf hash")]
-
-    def first_node_mismatch(self, level: int, first_index: int, expected: bytes) -> int | None:
-        last_index = first_index + len(expected) // merkle.HASH_SIZE - 1
-        first_tile, last_tile = first_index // log.TILE_WIDTH, last_index // log.TILE_WIDTH
-        tiles = log.tiles_between(self.session, level, first_tile, last_tile)
-        stored = b"".join(tiles.get(t, b"") for t in range(first_tile, last_tile + 1))
-        offset = (first_index - first_tile * log.TILE_WIDTH) * merkle.HASH_SIZE
-        stored = stored[offset : offset + len(expected)]
-        if stored == expected:
-            return None
-        size = merkle.HASH_SIZE
-        return first_index + next(i for i in range(0, len(expected), size)
-                                  if stored[i : i + size] != expected[i : i + size]) // size
-
     def compare_nodes(self, runs: Sequence[merkle.NodeRun]) -> None:
         by_level: dict[int, list[merkle.NodeRun]] = {}
         for run in runs:
             by_level.setdefault(run.level, []).append(run)
         for level, level_runs in sorted(by_level.items()):
             expected = b"".join(run.hashes for run in level_runs)
-            index = self.first_node_mismatch(level, level_runs[0].first_index, expected)
+            index = _first_node_mismatch(self.session, level, level_runs[0].first_index,
+                                         expected)
             if index is not None:
                 leaves = f"{index << level} to {((index + 1) << level) - 1}"
                 raise self.fail(f"stored Merkle node (level {level}, index {index}) over "
@@ -385,7 +452,8 @@ class _Verifier:
                                 node=(level, nodes))
 
 
-def verify(session: Session, public_key: str | bytes | note.VerifierKey) -> VerifyReport:
+def verify(session: Session, public_key: str | bytes | note.VerifierKey, *,
+           workers: int = 1, chunk: int = VERIFY_CHUNK) -> VerifyReport:
     """Recompute the whole log from its leaf texts and check it against every stored
     hash, node and signed checkpoint; report the first problem.
 
@@ -393,11 +461,16 @@ def verify(session: Session, public_key: str | bytes | note.VerifierKey) -> Veri
     signature must carry the checkpoint's origin as its name). A derived leaf's text is
     rendered from its row (`store.log.register_derived_kind`), so a changed, missing or
     misplaced row is a bad leaf.
+
+    `workers` > 1 reads and hashes the leaves, `chunk` at a time, in that many other
+    processes on the session's database; only for a session that has written nothing
+    (they see what is committed). The report is the same either way.
     """
+    assert chunk > 0, "a chunk holds leaves"
     key = note.parse_vkey(public_key) if isinstance(public_key, str) else public_key
     if isinstance(key, bytes) and len(key) != note.PUBLIC_KEY_SIZE:
         raise ValueError("an Ed25519 public key is 32 bytes")
     try:
-        return _Verifier(session, key).run()
+        return _Verifier(session, key).run(workers, chunk)
     except _Failed as failed:
         return failed.report
