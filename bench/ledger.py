@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from benchkit import emit, postgres_database, proof_seconds
+from benchkit import PROOF_BATCHES, emit, postgres_database, proof_seconds
 from dronedeal.core import merkle
 from dronedeal.core.ledger import ACCEPTANCE, PAYMENT, Transfer
 from dronedeal.services import audit, keys
@@ -137,9 +137,10 @@ def prove_and_verify(db: str, engine: Engine, n: int, signer: keys.Signer, *, ha
     tile cache warm) and the full `audit verify` of the ledger's log, in this process and
     with a worker per core (`dronedeal audit verify` uses every core), against its floor:
     SHA-256 of the same leaf texts alone, already in memory."""
-    seconds = proof_seconds(engine, n, proofs, seed=11)
-    emit(bench="ledger.proofs", db=db, n=n, proofs=proofs, seconds=round(seconds, 3),
-         per_s=round(proofs / seconds))
+    for batch in PROOF_BATCHES:
+        seconds = proof_seconds(engine, n, proofs, seed=11, batch=batch)
+        emit(bench="ledger.proofs", db=db, n=n, proofs=proofs, batch=batch,
+             seconds=round(seconds, 3), per_s=round(proofs / seconds))
     for workers in sorted({1, os.cpu_count() or 1}):
         with Session(engine) as session:
             start = time.perf_counter()

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from benchkit import emit, postgres_database, proof_seconds, sqlite_database
+from benchkit import PROOF_BATCHES, emit, postgres_database, proof_seconds, sqlite_database
 from dronedeal.core.canonical import canonical_json
 from dronedeal.services import audit, keys
 from dronedeal.store.db import make_engine
@@ -98,9 +98,10 @@ def run(db: str, url: str, *, proofs: int, leaves: list[tuple[str, str]],
     emit(bench="log.append", db=db, n=n, batch=BATCH, seconds=round(append_seconds, 3),
          per_s=round(n / append_seconds), floor_ratio=round(append_seconds / floor_seconds, 2))
 
-    seconds = proof_seconds(engine, n, proofs, seed=7)
-    emit(bench="log.proofs", db=db, n=n, proofs=proofs, seconds=round(seconds, 3),
-         per_s=round(proofs / seconds))
+    for batch in PROOF_BATCHES:
+        seconds = proof_seconds(engine, n, proofs, seed=7, batch=batch)
+        emit(bench="log.proofs", db=db, n=n, proofs=proofs, batch=batch,
+             seconds=round(seconds, 3), per_s=round(proofs / seconds))
 
     with Session(engine) as session:
         verify_seconds, report = timed(lambda: audit.verify(session, signer.vkey()))

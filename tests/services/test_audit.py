@@ -100,6 +100,13 @@ def test_store_proofs_equal_the_in_memory_tree(
                                            unb64(proof["root_hash"]))
         latest = audit.inclusion_proof(session, 5)
         assert latest["tree_size"] == total
+        for size in (sizes[0], sizes[2], total):  # a sample: the same proofs, in a few reads
+            picks = [i * 131 % size for i in range(40)] + [size - 1, 0, 0]
+            assert audit.inclusion_proofs(session, picks, size) == [
+                audit.inclusion_proof(session, index, size) for index in picks]
+        assert audit.inclusion_proofs(session, [5]) == [latest]
+        with pytest.raises(audit.OutOfRangeError, match=f"leaf {total} is not in"):
+            audit.inclusion_proofs(session, [0, total], total)
         for old in (0, 1, 2, 3, 256, 257, *sizes):
             for new in (old, *(s for s in sizes if s > old)):
                 proof = audit.consistency_proof(session, old, new)
@@ -414,6 +421,17 @@ def test_the_audit_commands(db_url: str, engine: Engine, tmp_path: Path,
     assert proof["tree_size"] == sizes[-1]
     assert merkle.verify_inclusion(merkle.leaf_hash(proof["leaf"].encode()), 41, sizes[-1],
                                    [unb64(p) for p in proof["path"]], tree.root())
+    several = [json.loads(line) for line in run(
+        "prove", "--leaf", "41", "--leaf", "7", "--size", str(sizes[2])).stdout.splitlines()]
+    assert [(p["leaf_index"], p["tree_size"]) for p in several] == [(41, sizes[2]), (7, sizes[2])]
+    sample = [json.loads(line) for line in run("prove", "--sample", "25").stdout.splitlines()]
+    assert len({p["leaf_index"] for p in sample}) == 25
+    for drawn in sample:
+        assert merkle.verify_inclusion(merkle.leaf_hash(drawn["leaf"].encode()),
+                                       drawn["leaf_index"], sizes[-1],
+                                       [unb64(p) for p in drawn["path"]], tree.root())
+    assert "--leaf N" in run("prove", code=2).stderr
+    assert "more leaves" in run("prove", "--sample", str(sizes[-1] + 1), code=2).stderr
     proof = json.loads(run("consistency", "--from", str(sizes[1]), "--to",
                            str(sizes[-1])).stdout)
     assert proof["from_root"] == b64(tree.root(sizes[1]))

@@ -75,14 +75,21 @@ def test_event_leaves_are_rendered_from_their_rows(
     first, last = min(events_logged), max(events_logged)
     with Session(engine) as session:
         rendered: dict[int, tuple[str, str]] = {}
-        for kind, (_, render) in events.LEAF_RENDERERS.items():
-            rendered.update((index, (kind, leaf))
-                            for index, leaf in render(session, first, last).items())
+        for kind in KINDS:
+            derived = log.derived_kinds()[kind]
+            texts = derived.render(session, first, last)
+            assert derived.pick is not None
+            assert derived.pick(session, list(texts)[::-2]) == {  # scattered, any order
+                index: texts[index] for index in list(texts)[::-2]}
+            rendered.update((index, (kind, leaf)) for index, leaf in texts.items())
         # the log keeps no text of its own for them, and serves the rendered one
         stored = dict(session.execute(text(
             "SELECT idx, leaf FROM log_leaf WHERE idx BETWEEN :a AND :b"),
             {"a": first, "b": last}).all())
         served = {index: log.leaf_text(session, index) for index in events_logged}
+        assert log.leaf_texts(session, [*events_logged, first - 1]) == {
+            index: leaf for index, (_, leaf) in events_logged.items()} | (
+            {first - 1: log.leaf_text(session, first - 1)} if first else {})
         assert audit.verify(session, signer.verifier()).ok
     assert rendered == events_logged
     assert {stored[index] for index in events_logged} == {None}

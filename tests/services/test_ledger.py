@@ -267,6 +267,8 @@ def test_a_deleted_transfer_row_fails_verify(engine: Engine, signer: keys.Signer
     assert report.problem == "leaf 3 (transfer): no ledger_transfer row holds it"
     with Session(engine) as session, pytest.raises(log.MissingRowError, match="leaf 3"):
         audit.inclusion_proof(session, 3)
+    with Session(engine) as session, pytest.raises(log.MissingRowError, match="leaf 3"):
+        audit.inclusion_proofs(session, [0, 3])
 
 
 def test_a_row_pointing_at_a_leaf_of_another_kind_fails_verify(
@@ -296,6 +298,8 @@ def test_a_transfer_leaf_keeps_no_text_of_its_own(engine: Engine, signer: keys.S
         assert [entry["leaf"] for entry in audit.entries(session)] == texts
         assert [audit.inclusion_proof(session, i)["leaf"] for i in range(4)] == texts
         assert audit.inclusion_proof(session, 1, 2)["leaf"] == texts[1]
+        assert [proof["leaf"] for proof in audit.inclusion_proofs(session, [3, 0, 2, 3])] == [
+            texts[3], texts[0], texts[2], texts[3]]
 
 
 def test_a_row_beyond_the_log_or_on_a_stored_leaf_fails_verify(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,9 @@ from dronedeal.cli.common import EXIT_REFUSED, EXIT_USAGE, engine_of, fail, read
 from dronedeal.core import note
 from dronedeal.services import audit, keys
 from dronedeal.store import log
+
+#: proofs computed per batch of `audit prove`'s leaves
+PROOF_BATCH = 4096
 
 audit_app = typer.Typer(
     name="audit",
@@ -79,13 +83,32 @@ def pubkey_command(ctx: typer.Context) -> None:
 @audit_app.command("prove")
 def prove_command(
     ctx: typer.Context,
-    leaf: Annotated[int, typer.Option("--leaf", help="The leaf index to prove.")],
+    leaves: Annotated[list[int] | None, typer.Option(
+        "--leaf", help="The leaf index to prove (repeat it for several).")] = None,
+    sample: Annotated[int, typer.Option(
+        "--sample", min=0, help="Also prove this many leaves drawn at random (an auditor's "
+        "sample: drawn here, so the operator cannot foresee them).")] = 0,
     size: Annotated[int | None, typer.Option(
         "--size", help="Tree size to prove against (default: the latest checkpoint).")] = None,
 ) -> None:
-    """Print the inclusion proof of leaf N as JSON."""
+    """Print the inclusion proof of leaf N as JSON; of several leaves, one per line."""
+    chosen = list(leaves or [])
+    if not chosen and not sample:
+        fail("name a leaf with --leaf N, or ask for --sample K", EXIT_USAGE)
     with _log_session(ctx) as session:
-        _print_json(audit.inclusion_proof(session, leaf, size))
+        if len(chosen) == 1 and not sample:
+            _print_json(audit.inclusion_proof(session, chosen[0], size))
+            return
+        if sample:
+            tree_size = size if size is not None else audit.tree_size_signed(session)
+            if sample > tree_size:
+                fail(f"--sample {sample} asks for more leaves than the {tree_size} of the "
+                     "tree", EXIT_USAGE)
+            chosen += secrets.SystemRandom().sample(range(tree_size), sample)
+        for start in range(0, len(chosen), PROOF_BATCH):
+            for proof in audit.inclusion_proofs(session, chosen[start : start + PROOF_BATCH],
+                                                size):
+                _print_json(proof)
 
 
 @audit_app.command("consistency")

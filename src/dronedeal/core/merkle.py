@@ -211,19 +211,34 @@ def inclusion_proof(source: NodeSource, index: int, size: int) -> list[bytes]:
     complete node, or (once at most, on the right edge) the root of the incomplete
     subtree up to `size`, or absent where RFC 9162's split promotes the node unchanged.
     """
-    if not 0 <= index < size:
-        raise ValueError(f"leaf {index} is not in a tree of {size} leaves")
-    path: list[bytes] = []
-    level = 0
-    while 1 << level < size:
-        sibling = (index >> level) ^ 1
-        first = sibling << level
-        if (sibling + 1) << level <= size:
-            path.append(source.node(level, sibling))
-        elif first < size:
-            path.append(subtree_root(source, first, size))
-        level += 1
-    return path
+    return inclusion_proofs(source, [index], size)[0]
+
+
+def inclusion_proofs(source: NodeSource, indices: Sequence[int], size: int
+                     ) -> list[list[bytes]]:
+    """`inclusion_proof` of each leaf of `indices` in the tree of `size`; the roots of
+    incomplete subtrees on the right edge, shared by many paths, are computed once."""
+    right_edge: dict[int, bytes] = {}  # first leaf of an incomplete subtree -> its root
+    height = (size - 1).bit_length() if size > 0 else 0  # levels below the root
+    complete = [size >> level for level in range(height)]  # complete nodes per level
+    node = source.node
+    paths = []
+    for index in indices:
+        if not 0 <= index < size:
+            raise ValueError(f"leaf {index} is not in a tree of {size} leaves")
+        path: list[bytes] = []
+        for level in range(height):
+            sibling = (index >> level) ^ 1
+            if sibling < complete[level]:
+                path.append(node(level, sibling))
+            elif sibling << level < size:
+                first = sibling << level
+                root = right_edge.get(first)
+                if root is None:
+                    root = right_edge[first] = subtree_root(source, first, size)
+                path.append(root)
+        paths.append(path)
+    return paths
 
 
 def consistency_proof(source: NodeSource, old_size: int, new_size: int) -> list[bytes]:

@@ -155,6 +155,11 @@ def _size_and_root(session: Session, size: int | None) -> tuple[int, bytes]:
     return size, _root_at(session, size)
 
 
+def tree_size_signed(session: Session) -> int:
+    """The size of the latest signed checkpoint (what proofs default to)."""
+    return _size_and_root(session, None)[0]
+
+
 def checkpoint(session: Session, size: int | None = None) -> str:
     """The signed checkpoint note: the latest, or the one signed at `size`."""
     found = log.latest_checkpoint(session) if size is None else log.checkpoint_at(session, size)
@@ -182,6 +187,24 @@ def inclusion_proof(session: Session, leaf: int, size: int | None = None) -> dic
     return {"leaf_index": leaf, "tree_size": tree_size, "leaf": text,
             "leaf_hash": _b64(merkle.leaf_hash(text.encode())), "root_hash": _b64(root),
             "path": [_b64(h) for h in path]}
+
+
+def inclusion_proofs(session: Session, leaves: Sequence[int], size: int | None = None
+                     ) -> list[dict[str, Any]]:
+    """`inclusion_proof` of each leaf of `leaves`, all in the tree of `size` (None: the
+    latest checkpoint), in a few queries for the lot: an auditor's sample of records."""
+    tree_size, root = _size_and_root(session, size)
+    outside = [leaf for leaf in leaves if not 0 <= leaf < tree_size]
+    if outside:
+        raise OutOfRangeError(f"leaf {outside[0]} is not in the tree of {tree_size} leaves")
+    texts = log.leaf_texts(session, leaves)
+    assert len(texts) == len(set(leaves)), "every index below the tree size holds a leaf"
+    paths = merkle.inclusion_proofs(_source(session), leaves, tree_size)
+    root_hash = _b64(root)
+    return [{"leaf_index": leaf, "tree_size": tree_size, "leaf": texts[leaf],
+             "leaf_hash": _b64(merkle.leaf_hash(texts[leaf].encode())), "root_hash": root_hash,
+             "path": [_b64(h) for h in path]}
+            for leaf, path in zip(leaves, paths, strict=True)]
 
 
 def consistency_proof(session: Session, from_size: int, to_size: int) -> dict[str, Any]:

@@ -420,18 +420,18 @@ def counts(session: Session) -> dict[str, int]:
 # goes through `canonical_json`, so every rendered text is its row's canonical form.
 
 
-def _fetch_range(session: Session, sql: str, first: int, last: int) -> list[Sequence[Any]]:
-    """Rows of `sql` (a `WHERE leaf_index BETWEEN {} AND {}` query) for leaves
-    `first` … `last`, by the DB-API cursor (no per-row result processing)."""
-    mark = "?" if is_sqlite(session) else "%s"
-    driver: Any = session.connection().connection.driver_connection
-    cursor = driver.cursor()
-    try:
-        cursor.execute(sql.replace("BETWEEN {} AND {}", f"BETWEEN {mark} AND {mark}"),
-                       (first, last))
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
+#: leaves first … last, or (when not None) just those of the indices among them
+_Span = tuple[int, int, Sequence[int] | None]
+
+
+def _fetch_range(session: Session, sql: str, span: _Span) -> list[tuple[Any, ...]]:
+    """Rows of `sql` (a `WHERE leaf_index BETWEEN {} AND {}` query) for the leaves of
+    `span`, by the DB-API cursor (no per-row result processing)."""
+    first, last, picks = span
+    if picks is None:
+        return log.fetch(session, sql, (first, last))
+    condition, params = log.picked("leaf_index", picks, sqlite=is_sqlite(session))
+    return log.fetch(session, sql.replace("leaf_index BETWEEN {} AND {}", condition), params)
 
 
 def _iso_text() -> Callable[[Any], str]:
@@ -525,26 +525,34 @@ def _plain(texts: str, quotes: int) -> bool:
 
 def render_shipments(session: Session, first: int, last: int) -> dict[int, str]:
     """The leaf texts of the shipments held by leaves `first` … `last`, by leaf index."""
-    rows = _fetch_range(session, _RENDER_SQL[is_sqlite(session)][0], first, last)
+    return _shipment_texts(session, (first, last, None))
+
+
+def _shipment_texts(session: Session, span: _Span) -> dict[int, str]:
+    rows = _fetch_range(session, _RENDER_SQL[is_sqlite(session)][0], span)
     licensed = sum(1 for row in rows if row[2] is not None)
     out = {leaf: text for leaf, text, _ in rows}
     if _plain("".join(out.values()), len(rows) * _quotes(_SHIPMENT_TEXT) + 2 * licensed):
         return out
     iso = _iso_text()
     return {leaf: canonical_json(shipment_document((*row[:6], iso(row[6]))))
-            for leaf, *row in _fetch_range(session, _SHIPMENT_SQL, first, last)}
+            for leaf, *row in _fetch_range(session, _SHIPMENT_SQL, span)}
 
 
 def render_inspections(session: Session, first: int, last: int) -> dict[int, str]:
     """The leaf texts of the inspections held by leaves `first` … `last`, by leaf index."""
-    rows = _fetch_range(session, _RENDER_SQL[is_sqlite(session)][1], first, last)
+    return _inspection_texts(session, (first, last, None))
+
+
+def _inspection_texts(session: Session, span: _Span) -> dict[int, str]:
+    rows = _fetch_range(session, _RENDER_SQL[is_sqlite(session)][1], span)
     quotes = len(rows) * (_quotes(_INSPECTION_HEAD) + _quotes(_INSPECTION_TAIL))
     if _plain("".join(head + tail for _, head, _, tail in rows), quotes):
         return {leaf: head + ("null" if reason is None else canonical_json(reason)) + tail
                 for leaf, head, reason, tail in rows}
     iso = _iso_text()
     return {leaf: canonical_json(inspection_document((*row[:5], iso(row[5]))))
-            for leaf, *row in _fetch_range(session, _INSPECTION_SQL, first, last)}
+            for leaf, *row in _fetch_range(session, _INSPECTION_SQL, span)}
 
 
 def _case_line_document(row: Any) -> dict[str, Any]:
@@ -576,28 +584,39 @@ def _iso_day(value: Any) -> str:
 
 
 def _renderer(table: Table, document: Callable[[Any], dict[str, Any]]
-              ) -> Callable[[Session, int, int], dict[int, str]]:
+              ) -> Callable[[Session, _Span], dict[int, str]]:
     """A renderer for a small event table: `canonical_json` of each row's document."""
 
-    def render(session: Session, first: int, last: int) -> dict[int, str]:
-        rows = session.execute(select(table).where(table.c.leaf_index.between(first, last)))
+    def render(session: Session, span: _Span) -> dict[int, str]:
+        first, last, picks = span
+        leaf = table.c.leaf_index
+        rows = session.execute(select(table).where(
+            leaf.between(first, last) if picks is None else leaf.in_(picks)))
         return {int(row.leaf_index): canonical_json(document(row)) for row in rows}
 
     return render
 
 
-render_case_lines: Final = _renderer(CASE_LINE, _case_line_document)
-render_case_deliveries: Final = _renderer(CASE_DELIVERY, _case_delivery_document)
-render_payments: Final = _renderer(PAYMENT, _payment_document)
-
-#: leaf kind -> (table, renderer) of every event table
-LEAF_RENDERERS: Final = {
-    "shipment": (SHIPMENT, render_shipments),
-    "inspection": (INSPECTION, render_inspections),
-    "case_line": (CASE_LINE, render_case_lines),
-    "case_delivery": (CASE_DELIVERY, render_case_deliveries),
-    "payment": (PAYMENT, render_payments),
+#: leaf kind -> (table, texts of a span's rows) of every event table
+_TEXTS: Final = {
+    "shipment": (SHIPMENT, _shipment_texts),
+    "inspection": (INSPECTION, _inspection_texts),
+    "case_line": (CASE_LINE, _renderer(CASE_LINE, _case_line_document)),
+    "case_delivery": (CASE_DELIVERY, _renderer(CASE_DELIVERY, _case_delivery_document)),
+    "payment": (PAYMENT, _renderer(PAYMENT, _payment_document)),
 }
 
-for _kind, (_table, _render) in LEAF_RENDERERS.items():
-    log.register_derived_kind(_kind, _render, table=_table.name)
+
+def _register(kind: str, table: Table, texts: Callable[[Session, _Span], dict[int, str]]
+              ) -> None:
+    def render(session: Session, first: int, last: int) -> dict[int, str]:
+        return texts(session, (first, last, None))
+
+    def pick(session: Session, indices: Sequence[int]) -> dict[int, str]:
+        return texts(session, (min(indices), max(indices), indices))
+
+    log.register_derived_kind(kind, render, table=table.name, pick=pick)
+
+
+for _kind, (_table, _texts) in _TEXTS.items():
+    _register(_kind, _table, _texts)

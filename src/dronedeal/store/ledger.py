@@ -300,24 +300,21 @@ def stream_transfers(
 def rows_in_leaves(session: Session, first: int, last: int) -> list[tuple[Any, ...]]:
     """The raw rows (`COLUMNS` order, `event_date` as ISO text) of the transfers held by
     leaves `first`..`last` inclusive, in log order: the bulk read of `verify`."""
-    connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        mark = "?" if dialect == "sqlite" else "%s"
-        cast = "" if dialect == "sqlite" else "::text"
-        select_list = _SELECT_LIST.replace("event_date", f"event_date{cast}")
-        # the driver's cursor: plain tuples, no Row objects, for a million-leaf verify
-        cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(
-                f"SELECT {select_list} FROM ledger_transfer WHERE leaf_index BETWEEN {mark} "
-                f"AND {mark} ORDER BY leaf_index", (first, last))
-            rows: list[tuple[Any, ...]] = cursor.fetchall()
-        finally:
-            cursor.close()
-        return rows
-    query = _ordered(None).where(TABLE.c.leaf_index.between(first, last))
-    return [(*row[:9], row[9].isoformat(), *row[10:]) for row in session.execute(query)]
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        query = _ordered(None).where(TABLE.c.leaf_index.between(first, last))
+        return [(*row[:9], row[9].isoformat(), *row[10:]) for row in session.execute(query)]
+    mark = "?" if dialect == "sqlite" else "%s"
+    return _raw_rows(session, f"leaf_index BETWEEN {mark} AND {mark}", (first, last))
+
+
+def _raw_rows(session: Session, condition: str, params: tuple[Any, ...]
+              ) -> list[tuple[Any, ...]]:
+    # the driver's cursor: plain tuples, no Row objects, for a million-leaf verify
+    cast = "::text" if session.get_bind().dialect.name == "postgresql" else ""
+    select_list = _SELECT_LIST.replace("event_date", f"event_date{cast}")
+    return log.fetch(session, f"SELECT {select_list} FROM ledger_transfer WHERE {condition} "
+                              "ORDER BY leaf_index", params)
 
 
 def render_transfers(session: Session, first: int, last: int) -> dict[int, str]:
@@ -327,7 +324,19 @@ def render_transfers(session: Session, first: int, last: int) -> dict[int, str]:
             for row in rows_in_leaves(session, first, last)}
 
 
-log.register_derived_kind(LEAF_KIND, render_transfers, table="ledger_transfer")
+def pick_transfers(session: Session, indices: Sequence[int]) -> dict[int, str]:
+    """`render_transfers` of the transfers held by the leaves at `indices`."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        return {index: text for index in indices
+                for text in render_transfers(session, index, index).values()}
+    condition, params = log.picked("leaf_index", indices, sqlite=dialect == "sqlite")
+    return {int(row[12]): leaf_text_of(row[:12])
+            for row in _raw_rows(session, condition, params)}
+
+
+log.register_derived_kind(LEAF_KIND, render_transfers, table="ledger_transfer",
+                          pick=pick_transfers)
 
 
 def count_transfers(session: Session, agreement_id: str | None = None) -> int:

@@ -60,6 +60,9 @@ from dronedeal.store.base import Base
 
 #: nodes per tile row, and the bytes they take
 TILE_WIDTH: Final = 256
+_TILE_BITS: Final = 8
+_TILE_MASK: Final = TILE_WIDTH - 1
+assert 1 << _TILE_BITS == TILE_WIDTH
 TILE_BYTES: Final = TILE_WIDTH * HASH_SIZE
 #: longest leaf kind
 KIND_LENGTH: Final = 32
@@ -135,6 +138,11 @@ TABLES: Final = (LEAF, TILE, CHECKPOINT)
 #: render(session, first, last) -> {leaf index: canonical text} of every row of one
 #: derived kind whose leaf index lies in [first, last]
 Renderer = Callable[[Session, int, int], dict[int, str]]
+#: pick(session, indices) -> the same, of the rows whose leaf index is one of `indices`
+#: (at most `PICK_CHUNK` of them)
+Picker = Callable[[Session, Sequence[int]], dict[int, str]]
+#: leaf indices one look-up by index carries
+PICK_CHUNK: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,17 +152,29 @@ class DerivedKind:
     kind: str
     render: Renderer
     table: str
+    pick: Picker | None = None
 
 
 _DERIVED: dict[str, DerivedKind] = {}
 
 
-def register_derived_kind(kind: str, render: Renderer, *, table: str | None = None) -> None:
+def register_derived_kind(kind: str, render: Renderer, *, table: str | None = None,
+                          pick: Picker | None = None) -> None:
     """From now on leaves of `kind` keep no text in `log_leaf`: `render` gives it back
-    from the rows of `table` (named in messages), byte for byte as it was appended.
-    Registering the same kind again replaces its renderer."""
+    from the rows of `table` (named in messages), byte for byte as it was appended, and
+    `pick` (if given) the same for scattered leaves in one query. Registering the same
+    kind again replaces its renderers."""
     assert 0 < len(kind) <= KIND_LENGTH
-    _DERIVED[kind] = DerivedKind(kind, render, table or kind)
+    _DERIVED[kind] = DerivedKind(kind, render, table or kind, pick)
+
+
+def picked(column: str, indices: Sequence[int], *, sqlite: bool) -> tuple[str, tuple[Any, ...]]:
+    """`column` is one of `indices`, as SQL in the driver's parameter style with its
+    parameters: the condition of a picker's query."""
+    assert 0 < len(indices) <= PICK_CHUNK, "a pick carries 1 to PICK_CHUNK indices"
+    if sqlite:
+        return f"{column} IN ({', '.join('?' for _ in indices)})", tuple(indices)
+    return f"{column} = ANY(%s)", (list(indices),)
 
 
 def derived_kinds() -> dict[str, DerivedKind]:
@@ -372,7 +392,7 @@ def checkpoint_count(session: Session) -> int:
     return int(session.execute(select(func.count()).select_from(CHECKPOINT)).scalar_one())
 
 
-def _fetch(session: Session, sql: str, params: tuple[int, ...]) -> list[tuple[Any, ...]]:
+def fetch(session: Session, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     """Run `sql` (placeholders written `{}`) on the session's DB-API cursor.
 
     For the hot reads only (proof serving, verify, entries): per call SQLAlchemy's
@@ -402,14 +422,46 @@ def leaf_and_checkpoint(session: Session, index: int, size: int | None
     """Leaf text at `index` with the checkpoint at `size` (None: the latest) — its size
     and root — in one query; None when either is missing or the leaf is not below it."""
     if size is None:
-        rows = _fetch(session, _LEAF_AND_LATEST, (index,))
+        rows = fetch(session, _LEAF_AND_LATEST, (index,))
     else:
-        rows = _fetch(session, _LEAF_AND_SIZE, (size, index))
+        rows = fetch(session, _LEAF_AND_SIZE, (size, index))
     if not rows:
         return None
     leaf, tree_size, root, kind = rows[0]
     return (_rendered(session, index, kind) if leaf is None else leaf), int(tree_size), \
         bytes(root)
+
+
+def leaf_texts(session: Session, indices: Sequence[int]) -> dict[int, str]:
+    """The texts of the leaves at `indices` (scattered anywhere in the log), by index,
+    in a few queries: one per `PICK_CHUNK` indices, and per derived kind among them one
+    more; an index the log does not hold is left out. Raises MissingRowError when a
+    derived leaf's row is missing."""
+    texts: dict[int, str] = {}
+    wanted = sorted(set(indices))
+    sqlite = _dialect(session) == "sqlite"
+    for start in range(0, len(wanted), PICK_CHUNK):
+        chunk = wanted[start : start + PICK_CHUNK]
+        condition, params = picked("idx", chunk, sqlite=sqlite)
+        by_kind: dict[str, list[int]] = {}
+        for index, kind, leaf in fetch(session, f"SELECT idx, kind, leaf FROM log_leaf "
+                                                f"WHERE {condition}", params):
+            if leaf is None:
+                by_kind.setdefault(kind, []).append(index)
+            else:
+                texts[index] = leaf
+        for kind, derived_indices in by_kind.items():
+            derived = _DERIVED.get(kind)
+            if derived is None or derived.pick is None:
+                for index in derived_indices:
+                    texts[index] = _rendered(session, index, kind)
+                continue
+            rendered = derived.pick(session, derived_indices)
+            for index in derived_indices:
+                if index not in rendered:
+                    raise MissingRowError(index, kind)
+                texts[index] = rendered[index]
+    return texts
 
 
 def leaf_text(session: Session, index: int) -> str | None:
@@ -459,7 +511,7 @@ def read_leaves(session: Session, start: int, stop: int, *, every_kind: bool = F
     ones rendered (one range query per derived kind present). `every_kind` runs every
     registered renderer even when no leaf of its kind is in the range, so that rows
     naming a wrong leaf show up as strays (`verify`)."""
-    rows: list[tuple[int, str, str | None]] = _fetch(session, _LEAVES_SQL, (start, stop))
+    rows: list[tuple[int, str, str | None]] = fetch(session, _LEAVES_SQL, (start, stop))
     wanted = set(_DERIVED) if every_kind else {kind for _, kind, leaf in rows if leaf is None}
     if not wanted:
         return LeafBatch(rows, [])
@@ -556,17 +608,22 @@ class TileSource:
         self._cache = cache
 
     def node(self, level: int, index: int) -> bytes:
-        tile, offset = divmod(index, TILE_WIDTH)
-        start = offset * HASH_SIZE
-        hashes = self._tiles.get((level, tile))
+        # the hot path of proof serving: shifts and masks, as TILE_WIDTH is 2**8
+        start = (index & _TILE_MASK) * HASH_SIZE
+        hashes = self._tiles.get((level, index >> _TILE_BITS))
         if hashes is None or len(hashes) <= start:
-            stored = self._session.execute(_TILE_QUERY, {"level": level, "tile": tile}
-                                           ).scalar_one_or_none()
-            if stored is None or len(stored) <= start:
-                raise KeyError(f"no stored node at level {level}, index {index}")
-            hashes = bytes(stored)
-            if self._cache is not None:
-                self._cache.put((level, tile), hashes)
-            else:
-                self._tiles[level, tile] = hashes
+            hashes = self._load(level, index >> _TILE_BITS, start)
         return hashes[start : start + HASH_SIZE]
+
+    def _load(self, level: int, tile: int, start: int) -> bytes:
+        stored = self._session.execute(_TILE_QUERY, {"level": level, "tile": tile}
+                                       ).scalar_one_or_none()
+        if stored is None or len(stored) <= start:
+            raise KeyError(f"no stored node at level {level}, index "
+                           f"{tile * TILE_WIDTH + start // HASH_SIZE}")
+        hashes = bytes(stored)
+        if self._cache is not None:
+            self._cache.put((level, tile), hashes)
+        else:
+            self._tiles[level, tile] = hashes
+        return hashes
