@@ -477,10 +477,12 @@ def test_derived_leaves_keep_no_text_and_read_back_rendered(
     rows.update((index, text) for index, (kind, text) in enumerate(batch) if kind == "row")
     append(engine, batch, signer)
     with engine.connect() as connection:
-        stored = connection.execute(text("SELECT idx, kind, leaf FROM log_leaf ORDER BY idx")
-                                    ).all()
-    assert [(i, k) for i, k, _ in stored] == [(i, k) for i, (k, _) in enumerate(batch)]
-    assert [t is None for _, _, t in stored] == [k == "row" for k, _ in batch]
+        stored = connection.execute(text("SELECT idx, kind, leaf IS NULL, last_idx "
+                                         "FROM log_leaf ORDER BY idx")).all()
+    # a run of derived leaves is one row, however long
+    assert [tuple(row) for row in stored] == [
+        (0, "party", False, None), (1, "row", True, 2), (3, "party", False, None),
+        (4, "row", True, 4), (5, "other", False, None), (6, "row", True, 6)]
     with Session(engine) as session:
         assert [entry["leaf"] for entry in audit.entries(session)] == [t for _, t in batch]
         assert audit.inclusion_proof(session, 4)["leaf"] == batch[4][1]

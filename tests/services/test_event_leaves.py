@@ -27,6 +27,7 @@ from tests.services.test_deliveries import (
     shipments,
     vezha,
 )
+from tests.store.test_migrations import log_code_before_0005
 
 from dronedeal.core.canonical import canonical_json
 from dronedeal.services import audit, keys
@@ -83,16 +84,18 @@ def test_event_leaves_are_rendered_from_their_rows(
                 index: texts[index] for index in list(texts)[::-2]}
             rendered.update((index, (kind, leaf)) for index, leaf in texts.items())
         # the log keeps no text of its own for them, and serves the rendered one
-        stored = dict(session.execute(text(
-            "SELECT idx, leaf FROM log_leaf WHERE idx BETWEEN :a AND :b"),
-            {"a": first, "b": last}).all())
+        runs = session.execute(text("SELECT idx, kind, last_idx FROM log_leaf "
+                                    "WHERE leaf IS NULL")).all()
         served = {index: log.leaf_text(session, index) for index in events_logged}
         assert log.leaf_texts(session, [*events_logged, first - 1]) == {
             index: leaf for index, (_, leaf) in events_logged.items()} | (
             {first - 1: log.leaf_text(session, first - 1)} if first else {})
         assert audit.verify(session, signer.verifier()).ok
     assert rendered == events_logged
-    assert {stored[index] for index in events_logged} == {None}
+    in_runs = {index: kind for first_index, kind, last_index in runs
+               for index in range(first_index, last_index + 1)}
+    assert {index: in_runs.get(index) for index in events_logged} == {
+        index: kind for index, (kind, _) in events_logged.items()}
     assert served == {index: leaf for index, (_, leaf) in events_logged.items()}
     reasons = [leaf for kind, leaf in events_logged.values() if '"rejected"' in leaf]
     assert '"reason":"Rotor \\"B\\" cracked — ß"' in reasons[0]
@@ -187,6 +190,7 @@ def test_revision_0004_drops_stored_event_texts_and_the_log_still_verifies(
     try:
         upgrade("0003")
         with monkeypatch.context() as before_0004:  # the code of 0003 stored event texts
+            log_code_before_0005(before_0004)
             before_0004.setattr(log, "_DERIVED", {
                 kind: derived for kind, derived in log.derived_kinds().items()
                 if kind not in KINDS})

@@ -290,9 +290,9 @@ def test_a_transfer_leaf_keeps_no_text_of_its_own(engine: Engine, signer: keys.S
     """The row is the only copy; every reader renders the same text from it."""
     post(engine, EXAMPLE, signer)
     with engine.connect() as connection:
-        stored = connection.execute(text("SELECT count(*) FROM log_leaf WHERE leaf IS NULL")
-                                    ).scalar_one()
-    assert stored == len(EXAMPLE)
+        stored = connection.execute(text("SELECT idx, kind, leaf, last_idx FROM log_leaf")
+                                    ).all()
+    assert [tuple(row) for row in stored] == [(0, "transfer", None, len(EXAMPLE) - 1)]
     with Session(engine) as session:
         texts = [transfer.leaf_text() for transfer in EXAMPLE]
         assert [entry["leaf"] for entry in audit.entries(session)] == texts
@@ -320,12 +320,25 @@ def test_a_row_beyond_the_log_or_on_a_stored_leaf_fails_verify(
     with Session(engine) as session, session.begin():
         session.execute(update(store.TABLE).where(store.TABLE.c.leaf_index == 9)
                         .values(leaf_index=3))
-        session.execute(text("UPDATE log_leaf SET leaf = :text WHERE idx = 3"),
-                        {"text": EXAMPLE[3].leaf_text()})
+        # the run of leaves 0-3 ends at 2 now, and leaf 3 keeps its text in log_leaf
+        session.execute(text("UPDATE log_leaf SET last_idx = 2 WHERE idx = 0"))
+        session.execute(text("INSERT INTO log_leaf (idx, kind, leaf) VALUES (3, 'transfer', "
+                             ":text)"), {"text": EXAMPLE[3].leaf_text()})
     report = verified(engine, signer.vkey())
     assert report.first_bad_leaf == 3
     assert report.problem == ("leaf 3: a ledger_transfer row names it, but it holds a "
                               "transfer leaf stored with its own text")
+
+
+def test_a_leaf_held_twice_fails_verify(engine: Engine, signer: keys.Signer) -> None:
+    """A stored leaf written over a run: two log_leaf rows hold leaf 2."""
+    post(engine, EXAMPLE, signer)
+    with Session(engine) as session, session.begin():
+        session.execute(text("INSERT INTO log_leaf (idx, kind, leaf) VALUES (2, 'transfer', "
+                             ":text)"), {"text": EXAMPLE[2].leaf_text()})
+    report = verified(engine, signer.vkey())
+    assert report.first_bad_leaf == 2
+    assert report.problem == "leaf 2 is held by more than one log_leaf row"
 
 
 def test_a_row_naming_a_leaf_past_the_log_fails_verify(

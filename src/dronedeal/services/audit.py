@@ -266,8 +266,11 @@ def check_leaves(session: Session, start: int, stop: int) -> LeafCheck:
         for index, derived in read.strays]
     hashes = [_NO_ROW if leaf is None else sha256(b"\x00" + leaf.encode()).digest()
               for _, _, leaf in rows]
+    bad.extend((index, f"leaf {index} is held by more than one log_leaf row")
+               for index in read.doubles)
     derived = log.derived_kinds()
-    bad.extend((index, f"leaf {index} ({kind}): no {derived[kind].table} row holds it")
+    bad.extend((index, f"leaf {index} ({kind}): no {derived[kind].table} row holds it"
+                if kind in derived else f"leaf {index} ({kind}) has no text")
                for index, kind, leaf in rows if leaf is None)
     if len(rows) != stop - start:  # indices are unique and sorted: a gap shortens the batch
         present = {row[0] for row in rows}

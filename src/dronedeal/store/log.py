@@ -1,18 +1,21 @@
 """The tamper-evident log's tables and every query on them.
 
-`log_leaf` holds one row per leaf: its index, its kind and its canonical JSON text, whose
-UTF-8 bytes are what RFC 6962 hashes. A *derived* kind (a transfer, a shipment, …: a
-record that has its own table row naming its leaf) keeps no text here: the text is
-rendered from that row by the renderer its store module registers
+`log_leaf` holds one row per stored leaf: its index, its kind and its canonical JSON
+text, whose UTF-8 bytes are what RFC 6962 hashes. A *derived* kind (a transfer, a
+shipment, …: a record that has its own table row naming its leaf) keeps no text here:
+the text is rendered from that row by the renderer its store module registers
 (`register_derived_kind`), so the record is written once, and a changed row no longer
-hashes to the stored leaf hash. `merkle_tile` holds the tree's complete
+hashes to the stored leaf hash; an appended run of consecutive derived leaves of one
+kind is ONE `log_leaf` row, `idx` its first index and `last_idx` its last (a batch of
+8,190 transfers writes one row, not 8,190). `merkle_tile` holds the tree's complete
 nodes, 256 consecutive node hashes of one level per row (level 0 = the leaf hashes), so
 any node is one row read and a proof O(log n) of them. `checkpoint` holds one signed
 note per published tree size.
 
 Invariants kept here:
 
-- the leaves are exactly indices 0 … n-1, n being the tree size;
+- the leaves are exactly indices 0 … n-1, n being the tree size, each held by exactly
+  one row: a stored leaf (`last_idx` NULL) or a run (`idx` … `last_idx`, no text);
 - tile (level, t) holds nodes 256·t … of that level, all of them complete in a tree
   of n leaves: min(256, (n >> level) - 256·t) hashes; only the last tile of a level can
   be partial, and an append only ever extends it (nodes never change);
@@ -27,6 +30,9 @@ that may yet roll back are never cached.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import operator
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +45,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Engine,
+    Index,
     Integer,
     LargeBinary,
     SmallInteger,
@@ -82,17 +89,24 @@ class LogLeaf(Base):
     __tablename__ = "log_leaf"
     __table_args__ = (
         CheckConstraint("idx >= 0", name="idx_nonnegative"),
+        CheckConstraint("(last_idx IS NULL AND leaf IS NOT NULL) OR "
+                        "(last_idx >= idx AND leaf IS NULL)", name="leaf_or_run"),
+        # the runs alone, for finding the run that holds a leaf among stored leaves
+        Index("ix_log_leaf_runs", "idx", "last_idx", sqlite_where=text("last_idx IS NOT NULL"),
+              postgresql_where=text("last_idx IS NOT NULL")),
     )
 
-    #: position in the log, 0-based, without gaps
+    #: position in the log, 0-based, without gaps (a run's first leaf)
     idx: Mapped[int] = mapped_column(_INDEX, primary_key=True, autoincrement=False)
     #: what the event is ("party", "transfer", …)
     kind: Mapped[str] = mapped_column(String(KIND_LENGTH))
-    #: RFC 8785 canonical JSON; its UTF-8 bytes are what is hashed. NULL for a derived
-    #: kind, whose text its own row renders. The leaf hash itself is not repeated here:
-    #: level 0 of `merkle_tile` holds it, and `verify` recomputes it from the text
-    #: (storing it twice cost a third of the append).
+    #: RFC 8785 canonical JSON; its UTF-8 bytes are what is hashed. NULL for a run of a
+    #: derived kind, whose texts their own rows render. The leaf hash itself is not
+    #: repeated here: level 0 of `merkle_tile` holds it, and `verify` recomputes it from
+    #: the text (storing it twice cost a third of the append).
     leaf: Mapped[str | None] = mapped_column(Text)
+    #: the last leaf of a run of derived leaves from `idx`; NULL for a stored leaf
+    last_idx: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class MerkleTile(Base):
@@ -133,6 +147,9 @@ LEAF: Final[Table] = LogLeaf.__table__  # type: ignore[assignment]
 TILE: Final[Table] = MerkleTile.__table__  # type: ignore[assignment]
 CHECKPOINT: Final[Table] = LogCheckpoint.__table__  # type: ignore[assignment]
 TABLES: Final = (LEAF, TILE, CHECKPOINT)
+#: the index of the log's last leaf (no row: an empty log): the end of the highest row
+LAST_LEAF: Final = (select(func.coalesce(LEAF.c.last_idx, LEAF.c.idx))
+                    .order_by(LEAF.c.idx.desc()).limit(1))
 
 
 #: render(session, first, last) -> {leaf index: canonical text} of every row of one
@@ -220,7 +237,7 @@ def lock_for_append(session: Session) -> None:
 
 def tree_size(session: Session) -> int:
     """The number of leaves in the log."""
-    last = session.execute(select(func.max(LEAF.c.idx))).scalar_one()
+    last = session.execute(LAST_LEAF).scalar_one_or_none()
     return 0 if last is None else int(last) + 1
 
 
@@ -234,52 +251,38 @@ def insert_leaves(session: Session, first_index: int, leaves: Sequence[tuple[str
     kind's text is not written (its row holds it).
 
     The bulk path of the log: leaves with their text by `executemany` on SQLite and
-    `COPY` on PostgreSQL; each run of consecutive derived leaves of one kind by one
-    statement that counts the indices out inside the database (no row crosses from
-    Python: a run of 8,190 transfers is one `INSERT … SELECT`).
+    `COPY` on PostgreSQL; each run of consecutive derived leaves of one kind as one row
+    (a run of 8,190 transfers is one row).
     """
     _mark_appended(session)
     derived = _DERIVED.keys()
     stored: list[tuple[int, str, str]] = []
-    runs: list[list[Any]] = []  # [kind, first index, last index]
+    runs: list[list[Any]] = []  # [first index, kind, last index]
     for index, (kind, leaf) in enumerate(leaves, first_index):
         if kind not in derived:
             stored.append((index, kind, leaf))
-        elif runs and runs[-1][0] == kind and runs[-1][2] == index - 1:
+        elif runs and runs[-1][1] == kind and runs[-1][2] == index - 1:
             runs[-1][2] = index
         else:
-            runs.append([kind, index, index])
+            runs.append([index, kind, index])
     dialect = _dialect(session)
     connection = session.connection()
-    if dialect == "sqlite":
-        if stored:
-            connection.exec_driver_sql(
-                "INSERT INTO log_leaf (idx, kind, leaf) VALUES (?, ?, ?)", stored)
-        for kind, first, last in runs:
-            connection.exec_driver_sql(_SQLITE_RUN, (first, last, kind))
-    elif dialect == "postgresql":
+    if stored and dialect == "postgresql":
         raw: Any = connection.connection.driver_connection
-        if stored:
-            with raw.cursor() as cursor, cursor.copy(
-                    "COPY log_leaf (idx, kind, leaf) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "varchar", "text"])
-                for row in stored:
-                    copy.write_row(row)
-        for kind, first, last in runs:
-            connection.exec_driver_sql(_POSTGRESQL_RUN, (kind, first, last))
-    else:
-        session.execute(insert(LEAF), [
-            {"idx": index, "kind": kind, "leaf": leaf} for index, kind, leaf in stored] + [
-            {"idx": index, "kind": kind, "leaf": None}
-            for kind, first, last in runs for index in range(first, last + 1)])
-
-
-_SQLITE_RUN: Final = (
-    "WITH RECURSIVE run(idx) AS (SELECT ? UNION ALL SELECT idx + 1 FROM run WHERE idx < ?) "
-    "INSERT INTO log_leaf (idx, kind, leaf) SELECT idx, ?, NULL FROM run")
-_POSTGRESQL_RUN: Final = (
-    "INSERT INTO log_leaf (idx, kind, leaf) "
-    "SELECT idx, %s, NULL FROM generate_series(%s::bigint, %s::bigint) AS idx")
+        with raw.cursor() as cursor, cursor.copy(
+                "COPY log_leaf (idx, kind, leaf) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "varchar", "text"])
+            for row in stored:
+                copy.write_row(row)
+    elif stored and dialect == "sqlite":
+        connection.exec_driver_sql("INSERT INTO log_leaf (idx, kind, leaf) VALUES (?, ?, ?)",
+                                   stored)
+    elif stored:
+        session.execute(insert(LEAF), [{"idx": index, "kind": kind, "leaf": leaf}
+                                       for index, kind, leaf in stored])
+    if runs:
+        session.execute(insert(LEAF), [{"idx": first, "kind": kind, "last_idx": last}
+                                       for first, kind, last in runs])
 
 
 def edge_tiles(session: Session, size: int) -> dict[tuple[int, int], bytes]:
@@ -408,10 +411,14 @@ def fetch(session: Session, sql: str, params: tuple[Any, ...]) -> list[tuple[Any
         cursor.close()
 
 
+# The row holding leaf {i}: the highest row starting at or before it (a run, or the
+# stored leaf itself when that row starts at {i}); both halves read the primary key.
+_HOLDER: Final = "(SELECT max(idx) FROM log_leaf WHERE idx <= {})"
 _LEAF_AND_CHECKPOINT_SQL: Final = (
-    "SELECT log_leaf.leaf, checkpoint.tree_size, checkpoint.root, log_leaf.kind FROM log_leaf "
+    "SELECT log_leaf.leaf, checkpoint.tree_size, checkpoint.root, log_leaf.kind, "
+    "log_leaf.idx, log_leaf.last_idx FROM log_leaf "
     "JOIN checkpoint ON checkpoint.tree_size = {size} "
-    "WHERE log_leaf.idx = {} AND log_leaf.idx < checkpoint.tree_size")
+    f"WHERE log_leaf.idx = {_HOLDER} AND {{}} < checkpoint.tree_size")
 _LEAF_AND_LATEST: Final = _LEAF_AND_CHECKPOINT_SQL.replace(
     "{size}", "(SELECT max(tree_size) FROM checkpoint)")
 _LEAF_AND_SIZE: Final = _LEAF_AND_CHECKPOINT_SQL.replace("{size}", "{}")
@@ -420,36 +427,46 @@ _LEAF_AND_SIZE: Final = _LEAF_AND_CHECKPOINT_SQL.replace("{size}", "{}")
 def leaf_and_checkpoint(session: Session, index: int, size: int | None
                         ) -> tuple[str, int, bytes] | None:
     """Leaf text at `index` with the checkpoint at `size` (None: the latest) — its size
-    and root — in one query; None when either is missing or the leaf is not below it."""
+    and root — in one query (and for a derived leaf one more, for its row); None when
+    either is missing or the leaf is not below it."""
     if size is None:
-        rows = fetch(session, _LEAF_AND_LATEST, (index,))
+        rows = fetch(session, _LEAF_AND_LATEST, (index, index))
     else:
-        rows = fetch(session, _LEAF_AND_SIZE, (size, index))
+        rows = fetch(session, _LEAF_AND_SIZE, (size, index, index))
     if not rows:
         return None
-    leaf, tree_size, root, kind = rows[0]
+    leaf, tree_size, root, kind, first, last = rows[0]
+    if index > (first if last is None else last):  # the row before it ends before it
+        return None
     return (_rendered(session, index, kind) if leaf is None else leaf), int(tree_size), \
         bytes(root)
 
 
+_STORED_PICKS: Final = "SELECT idx, kind, leaf FROM log_leaf WHERE last_idx IS NULL AND {}"
+_RUNS_OVER: Final = ("SELECT idx, kind, last_idx FROM log_leaf WHERE last_idx IS NOT NULL "
+                     "AND idx <= {} AND last_idx >= {} ORDER BY idx")
+
+
 def leaf_texts(session: Session, indices: Sequence[int]) -> dict[int, str]:
     """The texts of the leaves at `indices` (scattered anywhere in the log), by index,
-    in a few queries: one per `PICK_CHUNK` indices, and per derived kind among them one
-    more; an index the log does not hold is left out. Raises MissingRowError when a
-    derived leaf's row is missing."""
+    in a few queries: per `PICK_CHUNK` indices one for stored leaves and one for the runs
+    over them, and per derived kind among them one more; an index the log does not hold
+    is left out. Raises MissingRowError when a derived leaf's row is missing."""
     texts: dict[int, str] = {}
     wanted = sorted(set(indices))
     sqlite = _dialect(session) == "sqlite"
     for start in range(0, len(wanted), PICK_CHUNK):
         chunk = wanted[start : start + PICK_CHUNK]
         condition, params = picked("idx", chunk, sqlite=sqlite)
+        for index, _kind, leaf in fetch(session, _STORED_PICKS.format(condition), params):
+            texts[index] = leaf
+        runs = fetch(session, _RUNS_OVER, (chunk[-1], chunk[0]))
+        firsts = [first for first, _, _ in runs]
         by_kind: dict[str, list[int]] = {}
-        for index, kind, leaf in fetch(session, f"SELECT idx, kind, leaf FROM log_leaf "
-                                                f"WHERE {condition}", params):
-            if leaf is None:
-                by_kind.setdefault(kind, []).append(index)
-            else:
-                texts[index] = leaf
+        for index in chunk:
+            holder = bisect.bisect_right(firsts, index) - 1
+            if index not in texts and holder >= 0 and index <= runs[holder][2]:
+                by_kind.setdefault(runs[holder][1], []).append(index)
         for kind, derived_indices in by_kind.items():
             derived = _DERIVED.get(kind)
             if derived is None or derived.pick is None:
@@ -478,8 +495,13 @@ def _rendered(session: Session, index: int, kind: str) -> str:
     return rendering
 
 
-_LEAVES_SQL: Final = ("SELECT idx, kind, leaf FROM log_leaf "
-                      "WHERE idx >= {} AND idx < {} ORDER BY idx")
+# The rows holding leaves {start} … {stop}-1: the runs from before {start} that reach
+# it (the partial index; one in a sound log), then the rows starting in the range.
+_ROWS_SQL: Final = (
+    "SELECT idx, kind, leaf, last_idx FROM log_leaf WHERE last_idx IS NOT NULL "
+    "AND idx < {} AND last_idx >= {} UNION ALL "
+    "SELECT idx, kind, leaf, last_idx FROM log_leaf WHERE idx >= {} AND idx < {} "
+    "ORDER BY idx")
 
 
 def leaves_between(session: Session, start: int, stop: int
@@ -503,6 +525,31 @@ class LeafBatch:
     #: (leaf index, derived kind) of rows that name a leaf of the range that is not of
     #: their kind (or one stored with its own text)
     strays: list[tuple[int, DerivedKind]]
+    #: leaves of the range that more than one `log_leaf` row holds (only tampering
+    #: makes one); `rows` keeps the first
+    doubles: list[int]
+
+
+def _leaves_held(session: Session, start: int, stop: int
+                 ) -> tuple[list[tuple[int, str, str | None]], list[int]]:
+    """(index, kind, stored text or None) of the leaves start <= index < stop, by index,
+    runs spelled out leaf by leaf, with the indices held twice."""
+    rows: list[tuple[int, str, str | None]] = []
+    for first, kind, leaf, last in fetch(session, _ROWS_SQL, (start, start, start, stop)):
+        if last is None:
+            if first >= start:
+                rows.append((first, kind, leaf))
+        else:
+            rows.extend((index, kind, None)
+                        for index in range(max(first, start), min(last + 1, stop)))
+    indices = [row[0] for row in rows]
+    if all(map(operator.lt, indices, indices[1:])):
+        return rows, []
+    rows.sort(key=operator.itemgetter(0))
+    doubles = sorted({a[0] for a, b in itertools.pairwise(rows) if a[0] == b[0]})
+    unique = [row for position, row in enumerate(rows)
+              if position == 0 or rows[position - 1][0] != row[0]]
+    return unique, doubles
 
 
 def read_leaves(session: Session, start: int, stop: int, *, every_kind: bool = False
@@ -511,26 +558,33 @@ def read_leaves(session: Session, start: int, stop: int, *, every_kind: bool = F
     ones rendered (one range query per derived kind present). `every_kind` runs every
     registered renderer even when no leaf of its kind is in the range, so that rows
     naming a wrong leaf show up as strays (`verify`)."""
-    rows: list[tuple[int, str, str | None]] = fetch(session, _LEAVES_SQL, (start, stop))
+    rows, doubles = _leaves_held(session, start, stop)
     wanted = set(_DERIVED) if every_kind else {kind for _, kind, leaf in rows if leaf is None}
     if not wanted:
-        return LeafBatch(rows, [])
+        return LeafBatch(rows, [], doubles)
+    contiguous = len(rows) == stop - start  # no gap: leaf i is rows[i - start]
+    by_index = {} if contiguous else {row[0]: row for row in rows}
+
+    def held(index: int) -> tuple[int, str, str | None] | None:
+        if contiguous:
+            return rows[index - start] if start <= index < stop else None
+        return by_index.get(index)
+
     rendered: dict[int, str] = {}
     strays: list[tuple[int, DerivedKind]] = []
-    stored = {index: (kind, text) for index, kind, text in rows}
     for kind in sorted(wanted):
         derived = _DERIVED.get(kind)
         if derived is None:
             continue
         for index, rendering in derived.render(session, start, stop - 1).items():
-            leaf = stored.get(index)
-            if leaf is None or leaf[0] != kind or leaf[1] is not None or index in rendered:
+            leaf = held(index)
+            if leaf is None or leaf[1] != kind or leaf[2] is not None or index in rendered:
                 strays.append((index, derived))
             else:
                 rendered[index] = rendering
     filled = [(index, kind, rendered.get(index) if leaf is None else leaf)
               for index, kind, leaf in rows]
-    return LeafBatch(filled, sorted(strays, key=lambda stray: stray[0]))
+    return LeafBatch(filled, sorted(strays, key=lambda stray: stray[0]), doubles)
 
 
 def rows_beyond(session: Session, size: int) -> list[tuple[int, DerivedKind]]:

@@ -21,14 +21,13 @@ from sqlalchemy import (
     String,
     Text,
     bindparam,
-    func,
     insert,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dronedeal.store.base import Base, ident
-from dronedeal.store.log import LEAF
+from dronedeal.store.log import LAST_LEAF
 from dronedeal.store.master import PartyRow
 
 
@@ -58,7 +57,7 @@ _CALLER: Final = (
     .outerjoin(PartyRow, PartyRow.party_id == UserRow.party_id)
     .where(UserRow.token_hash == bindparam("token_hash")))
 _CALLER_AND_SIZE: Final = (
-    select(*_CALLER_COLUMNS, select(func.max(LEAF.c.idx)).scalar_subquery())
+    select(*_CALLER_COLUMNS, LAST_LEAF.scalar_subquery())
     .outerjoin(PartyRow, PartyRow.party_id == UserRow.party_id)
     .where(UserRow.token_hash == bindparam("token_hash")))
 
@@ -78,7 +77,7 @@ def caller_and_tree_size(db: Session | Connection, token_hash: str
     return db.execute(_CALLER_AND_SIZE, {"token_hash": token_hash}).first()
 
 
-_COMPILED: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+_COMPILED: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
 
 def caller_and_tree_size_now(engine: Engine, token_hash: str) -> tuple[Any, ...] | None:
@@ -92,9 +91,9 @@ def caller_and_tree_size_now(engine: Engine, token_hash: str) -> tuple[Any, ...]
         compiled = _CALLER_AND_SIZE.compile(dialect=dialect)
         found = _COMPILED[dialect.name] = (
             compiled.string, tuple(compiled.positiontup or ()) if compiled.positional
-            else None)
-    sql, positions = found
-    named = {"token_hash": token_hash}
+            else None, dict(compiled.params))  # the statement's own literals (its LIMIT)
+    sql, positions, literals = found
+    named = {**literals, "token_hash": token_hash}
     params: Any = named if positions is None else tuple(named[p] for p in positions)
     driver = engine.raw_connection()
     # psycopg would open a transaction that the pool then rolls back: a second round
