@@ -31,6 +31,7 @@ from dronedeal.core.ledger import (
     case_delivery_transfer,
     check_transfer,
     is_duplicate,
+    leaf_texts_of,
     payment_transfer,
     reversal_problems,
     reverse,
@@ -95,6 +96,25 @@ def test_leaf_text_is_the_canonical_json_of_the_leaf(transfer: Transfer,
     text = transfer.leaf_text()
     assert text == canonical_json(transfer.leaf())
     assert text.encode() == rfc8785.dumps(transfer.leaf())
+
+
+@given(st.lists(transfers(st.one_of(st.from_regex(r"[A-Za-z0-9._:/@-]{1,12}", fullmatch=True),
+                                    st.text(min_size=1, max_size=8))), max_size=8),
+       st.booleans())
+def test_a_batch_of_leaf_texts_is_each_transfers_leaf_text(batch: list[Transfer],
+                                                          odd: bool) -> None:
+    """The batch lane writes exactly what `leaf_text` writes, also for ids JSON must
+    escape, other currencies' digits, reversals and negative amounts (lane refused)."""
+    if odd and batch:
+        batch[0] = replace(batch[0], kind=REVERSAL, reverses='t"1', amount=-5,
+                           debit_party="a\nb")
+    assert leaf_texts_of(batch) == [transfer.leaf_text() for transfer in batch]
+
+
+def test_the_batch_lane_quotes_plain_names_as_the_encoder_would() -> None:
+    batch = [make_transfer(f"acc:L{i}:2025-09-0{i}", amount=i * 101) for i in range(1, 4)]
+    assert leaf_texts_of(batch) == [transfer.leaf_text() for transfer in batch]
+    assert leaf_texts_of([]) == []
 
 
 def test_document_writes_amounts_as_decimal_strings_with_the_currency_digits() -> None:

@@ -148,8 +148,51 @@ def leaf_text_of(fields: Sequence[Any]) -> str:
     )
 
 
+def leaf_texts_of(transfers: Sequence[Transfer]) -> list[str]:
+    """`[t.leaf_text() for t in transfers]`, for a batch at a fraction of the cost: when
+    every id, kind and currency of the batch holds only characters JSON writes as they
+    are (checked once for the whole batch, at C speed), they are quoted without the
+    encoder; each date is formatted once; amounts of two-digit currencies inline."""
+    if not transfers:
+        return []
+    try:
+        names = "\n".join([
+            "\n".join((t.transfer_id, t.agreement_id, t.kind, t.debit_party, t.credit_party,
+                       t.currency, t.original_currency)) for t in transfers])
+    except TypeError:  # a field that is no text: the one-by-one path says what it makes
+        return [t.leaf_text() for t in transfers]
+    currencies = {t.currency for t in transfers} | {t.original_currency for t in transfers}
+    amounts = [t.amount for t in transfers] + [t.original_amount for t in transfers]
+    if not (names.count("\n") == 7 * len(transfers) - 1  # no name spans two lines
+            and _PLAIN_NAMES.fullmatch(names) and set(map(type, amounts)) == {int}
+            and min(amounts) >= 0 and all(CURRENCY_DIGITS.get(c) == 2 for c in currencies)):
+        return [t.leaf_text() for t in transfers]
+    s = _string
+    cents = _CENTS
+    days: dict[dt.date, str] = {}
+    texts = []
+    for t in transfers:
+        day = days.get(t.event_date)
+        if day is None:
+            day = days[t.event_date] = t.event_date.isoformat()
+        amount, original = t.amount, t.original_amount
+        reverses = "null" if t.reverses is None else s(t.reverses)
+        texts.append(
+            f'{{"kind":"transfer","transfer":{{"agreement_id":"{t.agreement_id}",'
+            f'"amount":"{amount // 100}.{cents[amount % 100]}",'
+            f'"credit_party":"{t.credit_party}","currency":"{t.currency}",'
+            f'"debit_party":"{t.debit_party}","event_date":"{day}","kind":"{t.kind}",'
+            f'"original_amount":"{original // 100}.{cents[original % 100]}",'
+            f'"original_currency":"{t.original_currency}","reference":{s(t.reference)},'
+            f'"reverses":{reverses},"transfer_id":"{t.transfer_id}"}}}}')
+    return texts
+
+
 # The standard library's C string encoder, as used by canonical_json (ensure_ascii off).
 _string = json.encoder.encode_basestring
+#: names that JSON writes as they are (no quote, backslash or control character), one a
+#: line
+_PLAIN_NAMES = re.compile(r"[A-Za-z0-9._:/@ -]*(?:\n[A-Za-z0-9._:/@ -]*)*")
 
 
 _CENTS = tuple(f"{cents:02d}" for cents in range(100))

@@ -99,9 +99,17 @@ def _b64(raw: bytes) -> str:
 # -- writing -----------------------------------------------------------------------
 
 
+def leaf_hashes(leaves: Sequence[tuple[str, str]]) -> bytes:
+    """The RFC 6962 hashes of `(kind, canonical JSON)` leaves, concatenated: what
+    `append_leaves` hashes, for a caller that has them hashed while the database is busy
+    with its rows (`hashes=`)."""
+    return b"".join(merkle.leaf_hashes([leaf.encode() for _, leaf in leaves]))
+
+
 def append_leaves(session: Session, leaves: Sequence[tuple[str, str]],
-                  signer: note.NoteSigner) -> AppendResult:
-    """Append `(kind, canonical JSON)` leaves and sign one checkpoint of the new size."""
+                  signer: note.NoteSigner, *, hashes: bytes | None = None) -> AppendResult:
+    """Append `(kind, canonical JSON)` leaves and sign one checkpoint of the new size.
+    `hashes`, when given, are `leaf_hashes(leaves)`."""
     kinds = {kind for kind, _ in leaves}
     for kind in kinds:
         if not isinstance(kind, str) or not 0 < len(kind) <= log.KIND_LENGTH:
@@ -112,8 +120,10 @@ def append_leaves(session: Session, leaves: Sequence[tuple[str, str]],
     log.lock_for_append(session)
     size = log.tree_size(session)
     tiles = log.edge_tiles(session, size)
-    hashes = merkle.leaf_hashes([leaf.encode() for _, leaf in leaves])
-    extension = merkle.extend(log.right_edge(size, tiles), b"".join(hashes))
+    if hashes is None:
+        hashes = leaf_hashes(leaves)
+    assert len(hashes) == len(leaves) * merkle.HASH_SIZE, "one hash per leaf"
+    extension = merkle.extend(log.right_edge(size, tiles), hashes)
     new_size = extension.edge.size
     assert new_size == size + len(leaves)
     log.insert_leaves(session, size, leaves)

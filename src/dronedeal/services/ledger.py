@@ -38,6 +38,7 @@ from dronedeal.core.ledger import (
     Transfer,
     assert_balanced,
     batch_problems,
+    leaf_texts_of,
     reversal_problems,
     triage,
 )
@@ -109,7 +110,7 @@ def post_transfers(
         size_only = audit.append_leaves(session, [], signer)
         return PostResult(0, len(sorted_batch.duplicates), None, size_only.tree_size,
                           size_only.root)
-    appended = audit.append_leaves(session, [(LEAF_KIND, t.leaf_text()) for t in new], signer)
+    appended = audit.append_leaves(session, leaf_texts(new), signer)
     assert appended.tree_size - appended.first_index == len(new), "one leaf per transfer"
     store.insert_transfers(session, new, appended.first_index)
     return PostResult(len(new), len(sorted_batch.duplicates), appended.first_index,
@@ -124,14 +125,27 @@ def _post_all_new(
     None when one was: the rows are rolled back and the caller sorts the batch out."""
     log.lock_for_append(session)
     first_leaf = log.tree_size(session)
-    if not store.insert_if_new(session, transfers, first_leaf):
+    prepared: list[tuple[list[tuple[str, str]], bytes]] = []
+
+    def prepare() -> None:
+        leaves = leaf_texts(transfers)
+        prepared.append((leaves, audit.leaf_hashes(leaves)))
+
+    # the leaves are written and hashed while the database still takes in the rows
+    # (PostgreSQL's COPY runs in its own process); on a conflict they go unused
+    if not store.insert_if_new(session, transfers, first_leaf, meanwhile=prepare):
         return None
-    appended = audit.append_leaves(session, [(LEAF_KIND, t.leaf_text()) for t in transfers],
-                                   signer)
+    leaves, hashes = prepared[0]
+    appended = audit.append_leaves(session, leaves, signer, hashes=hashes)
     # the append lock is held since before the size was read, so nobody got in between
     assert appended.first_index == first_leaf, "the rows name the leaves that hold them"
     assert appended.tree_size == first_leaf + len(transfers), "one leaf per transfer"
     return PostResult(len(transfers), 0, first_leaf, appended.tree_size, appended.root)
+
+
+def leaf_texts(transfers: Sequence[Transfer]) -> list[tuple[str, str]]:
+    """The `(kind, canonical JSON)` log leaves of `transfers`."""
+    return [(LEAF_KIND, text) for text in leaf_texts_of(transfers)]
 
 
 def _reversal_errors(

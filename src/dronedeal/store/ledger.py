@@ -17,7 +17,7 @@ go in chunks, balances are one SQL aggregation, and reads stream in log order.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final, cast
 
 from sqlalchemy import (
@@ -125,15 +125,18 @@ _SQLITE_INSERT: Final = (f"INSERT INTO ledger_transfer ({', '.join(COLUMNS)}) "
 _SELECT_LIST: Final = ", ".join(COLUMNS)
 
 
-def insert_transfers(session: Session, transfers: Sequence[Transfer], first_leaf: int) -> None:
+def insert_transfers(session: Session, transfers: Sequence[Transfer], first_leaf: int, *,
+                     meanwhile: Callable[[], object] = lambda: None) -> None:
     """Write `transfers` as held by consecutive leaves from `first_leaf`, in one batch:
-    one `executemany` on SQLite, `COPY` on PostgreSQL."""
+    one `executemany` on SQLite, `COPY` on PostgreSQL; `meanwhile` runs once the rows
+    are sent (on PostgreSQL before the COPY is confirmed), then the database's answer."""
     if not transfers:
+        meanwhile()
         return
     assert first_leaf >= 0
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        _copy_transfers(session, transfers, first_leaf)
+        _copy_transfers(session, transfers, first_leaf, meanwhile)
     elif dialect == "sqlite":
         # the DB-API directly: SQLAlchemy's per-row parameter processing would double the
         # cost of the hot path. Dates go as ISO text, which is how the Date type stores them.
@@ -142,19 +145,24 @@ def insert_transfers(session: Session, transfers: Sequence[Transfer], first_leaf
              t.currency, t.original_amount, t.original_currency, t.event_date.isoformat(),
              t.reference, t.reverses, first_leaf + position)
             for position, t in enumerate(transfers)])
+        meanwhile()
     else:
         session.execute(insert(TABLE), [transfer_row(t, first_leaf + i)
                                         for i, t in enumerate(transfers)])
+        meanwhile()
 
 
-def insert_if_new(session: Session, transfers: Sequence[Transfer], first_leaf: int) -> bool:
+def insert_if_new(session: Session, transfers: Sequence[Transfer], first_leaf: int, *,
+                  meanwhile: Callable[[], object] = lambda: None) -> bool:
     """`insert_transfers` when none of the ids is taken (within the batch too): True.
     On a unique-key conflict it rolls back to a savepoint, writes nothing, and returns
-    False, so the caller can sort the batch out the slow way."""
+    False, so the caller can sort the batch out the slow way. `meanwhile` runs once the
+    rows are sent and before the database has confirmed them: PostgreSQL works through
+    a COPY in its own process while this one goes on."""
     conflict = (IntegrityError, session.get_bind().dialect.loaded_dbapi.IntegrityError)
     savepoint = session.begin_nested()
     try:
-        insert_transfers(session, transfers, first_leaf)
+        insert_transfers(session, transfers, first_leaf, meanwhile=meanwhile)
     except conflict:
         savepoint.rollback()
         return False
@@ -167,7 +175,8 @@ _COPY_TYPES: Final = ["varchar", "varchar", "varchar", "varchar", "varchar", "in
                       "int8", "varchar", "date", "varchar", "varchar", "int8"]
 
 
-def _copy_transfers(session: Session, transfers: Sequence[Transfer], first_leaf: int) -> None:
+def _copy_transfers(session: Session, transfers: Sequence[Transfer], first_leaf: int,
+                    meanwhile: Callable[[], object]) -> None:
     # psycopg 3 COPY on the session's own connection, so it shares the transaction
     driver = session.connection().connection.driver_connection
     assert driver is not None
@@ -180,6 +189,7 @@ def _copy_transfers(session: Session, transfers: Sequence[Transfer], first_leaf:
                             t.credit_party, t.amount, t.currency, t.original_amount,
                             t.original_currency, t.event_date, t.reference, t.reverses,
                             first_leaf + position))
+        meanwhile()  # the server still indexes the rows sent; leaving the block waits
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
