@@ -4,7 +4,8 @@ Each query returns `core.position.Batch`es — units and source-currency value o
 flow, on one date, in one currency — for the service to convert once per batch. Units
 are never fetched one by one: they are read from `unit_tally` (store/tallies.py), which
 the import keeps per (lot, order, event, day), then regrouped per (flow, lot, date,
-currency), the grouping the ledger posts acceptances by; the position of a million
+currency), the grouping the ledger posts acceptances by (lots priced in the agreement
+currency per (flow, date): their conversion is the identity); the position of a million
 units reads some thousands of rows. Case deliveries and payments are converted one by
 one, as the ledger posts them, and are few. Orders and case lines are each converted
 at the agreement's `signed_on` (rounded per order), so they come one per row.
@@ -36,7 +37,7 @@ from dronedeal.store.db import is_sqlite
 from dronedeal.store.events import CaseDeliveryRow, CaseLineRow, PaymentRow
 from dronedeal.store.ledger import LedgerTransferRow
 from dronedeal.store.log import tree_size
-from dronedeal.store.master import OrderRow, PartyRow
+from dronedeal.store.master import AgreementRow, OrderRow, PartyRow
 from dronedeal.store.tallies import ACCEPTED, REJECTED, SHIPPED
 
 #: how many ids one `IN (…)` look-up carries
@@ -69,7 +70,8 @@ def case_line_batches(session: Session, agreement_id: str, signed_on: dt.date) -
 @dataclass(frozen=True, slots=True)
 class UnitBatches:
     """Shipped units per (flow, lot, shipped_on, currency); accepted and rejected units
-    per (flow, lot, inspected_on, currency); values Σ order unit_price."""
+    per (flow, lot, inspected_on, currency); values Σ order unit_price. Lots priced in
+    the agreement currency come summed per (flow, day): see `_unit_batches`."""
 
     shipped: list[Batch]
     accepted: list[Batch]
@@ -111,21 +113,30 @@ def _unit_batches(session: Session, agreement_id: str, as_of: dt.date) -> UnitBa
     priced by their order, and summed here per (flow, lot, event, day, currency): a few
     rows per lot, never the units. The tally rows are nearly one per batch already (a
     lot ships one order of one product), so they are summed in a dict rather than by a
-    SQL GROUP BY, which would sort them all. A unit is inspected on or after it is
-    shipped, so counting inspections dated on or before `as_of` counts only units
-    shipped by then.
+    SQL GROUP BY, which would sort them all. Lots priced in the agreement's own
+    currency are summed per (flow, event, day) instead: their conversion is the
+    identity, so no rounding can tell one lot from another, and the figures are the
+    same to the minor unit with far fewer batches to convert. A unit is inspected on or
+    after it is shipped, so counting inspections dated on or before `as_of` counts only
+    units shipped by then.
     """
-    orders = {order_id: (flow_id, currency, int(price)) for order_id, flow_id, currency, price
-              in session.connection().execute(
-                  select(OrderRow.order_id, OrderRow.flow_id, OrderRow.currency,
-                         OrderRow.unit_price).where(OrderRow.agreement_id == agreement_id))}
-    sums: dict[tuple[str, str, str, Any, str], tuple[int, int]] = {}
+    query = (select(OrderRow.order_id, OrderRow.flow_id, OrderRow.currency,
+                    OrderRow.unit_price, AgreementRow.currency)
+             .join(AgreementRow, AgreementRow.agreement_id == OrderRow.agreement_id)
+             .where(OrderRow.agreement_id == agreement_id))
+    # order -> (flow, currency, unit price, whether its lots keep apart: a foreign currency)
+    orders = {order_id: (flow_id, currency, int(price), currency != own)
+              for order_id, flow_id, currency, price, own in session.connection().execute(query)}
+    sums: dict[tuple[str, str, str, Any, str], list[int]] = {}
     for event, order_id, lot_id, day, units in _tally_rows(session, agreement_id, as_of):
-        flow_id, currency, price = orders[order_id]
-        key = (event, flow_id, lot_id, day, currency)
+        flow_id, currency, price, apart = orders[order_id]
+        key = (event, flow_id, lot_id if apart else "", day, currency)
         found = sums.get(key)
-        sums[key] = ((units, units * price) if found is None
-                     else (found[0] + units, found[1] + units * price))
+        if found is None:
+            sums[key] = [units, units * price]
+        else:
+            found[0] += units
+            found[1] += units * price
     days: dict[Any, dt.date] = {}
     # in no particular order: a batch is converted and summed alone
     batches: dict[str, list[Batch]] = {SHIPPED: [], ACCEPTED: [], REJECTED: []}
