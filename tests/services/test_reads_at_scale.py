@@ -87,11 +87,19 @@ def test_balances_at_month_ends_equal_the_ledger_at_each(scenario: Engine) -> No
             assert at[-1]
 
 
-def test_the_position_balances_equal_the_ledger_at_each_date(scenario: Engine) -> None:
-    """The position sums the ledger's daily changes instead of asking `ledger.balances`."""
+@pytest.mark.parametrize("history_first", [False, True])
+def test_the_position_balances_equal_the_ledger_at_each_date(scenario: Engine,
+                                                             history_first: bool) -> None:
+    """The position's balances are the ledger's, whether they are read alone or summed
+    from the daily changes the balance history read first (as the agreement page does)."""
     for day in (D(2025, 9, 14), D(2025, 9, 30), D(2025, 11, 30), D(2026, 6, 30)):
         with Session(scenario) as session:
             for agreement_id in ("ua-us-2025", "dk-ua-2025"):
+                if history_first:
+                    position.balances_at(session=session, agreement_id=agreement_id,
+                                         days=[D(2025, 8, 31), day])
+                key = ("balance_changes", agreement_id, day)
+                assert reports.computed_per_state(session, key) == history_first
                 report = position.position(session=session, agreement_id=agreement_id,
                                            as_of=day)
                 expected = ledger.balances(session, agreement_id, day)

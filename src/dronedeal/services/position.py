@@ -7,10 +7,11 @@ converted at that date's rate; paid (payments from the flow's buyer to parties o
 seller country, funds excepted, each converted at `paid_on`). Per party: the ledger
 balance; per country: the net of its parties; the fund apart; ceiling used; the
 reciprocity ratio. The settlement nets the ledger balances, the fund's included.
-The balances come from the ledger's per-day changes (`reports.balance_changes`), read
-once per session and log state: `balances_at` gives them at many dates (the dashboard's
-balance history), each equal to what `ledger.balances` gives for that date, and the
-position and settlement of the last of those dates reuse the same read.
+`balances_at` gives the balances at many dates (the dashboard's balance history) from
+the ledger's per-day changes (`reports.balance_changes`), read once per session and log
+state, each equal to what `ledger.balances` gives for that date; the position and the
+settlement of the last of those dates reuse that read instead of reading the ledger
+again.
 
 Invariants: only events dated on or before `as_of` count, in every figure; amounts are
 minor units of the agreement currency; the balances reported sum to zero (asserted in
@@ -129,8 +130,8 @@ def flow_figures(
 def balances_at(*, session: Session, agreement_id: str, days: Sequence[dt.date]
                 ) -> list[dict[str, int]]:
     """The ledger balances of `agreement_id` as of each of `days` (ascending), each equal
-    to `ledger.balances(session, agreement_id, day)`, from one read of the ledger (shared
-    with the position of the last day: see `_balances`)."""
+    to `ledger.balances(session, agreement_id, day)`, from one read of the ledger (which
+    the position of the last day reuses: see `_balances`)."""
     assert list(days) == sorted(days), "days come in ascending order"
     if not days:
         return []
@@ -178,14 +179,16 @@ def _changes(session: Session, agreement_id: str, as_of: dt.date
 
 
 def _balances(session: Session, agreement_id: str, as_of: dt.date) -> dict[str, int]:
-    """The balances `ledger.balances` gives, summed from the ledger's daily changes: one
-    read of the ledger per session and log state serves the position, the settlement
-    and the balances at the month ends before `as_of` (the agreement page asks for all
-    three)."""
-    return reports.once_per_state(session, ("balances", agreement_id, as_of),
-                                  lambda: balances_at(session=session,
-                                                      agreement_id=agreement_id,
-                                                      days=[as_of])[0])
+    """The ledger balances as of `as_of`, once per session and log state: summed from
+    the ledger's daily changes when this session has read them up to `as_of` already
+    (the agreement page reads them first, for its balance history), else
+    `ledger.balances` (one row per party). Either way the ledger is read once."""
+    def compute() -> dict[str, int]:
+        if reports.computed_per_state(session, ("balance_changes", agreement_id, as_of)):
+            return balances_at(session=session, agreement_id=agreement_id, days=[as_of])[0]
+        return ledger.balances(session, agreement_id, as_of)
+
+    return reports.once_per_state(session, ("balances", agreement_id, as_of), compute)
 
 
 def _check_currency(session: Session, agreement: Agreement) -> None:

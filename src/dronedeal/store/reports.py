@@ -17,7 +17,8 @@ a page do not read the same rows twice.
 
 Every event query counts only events dated on or before `as_of`. Orders and case lines
 are authorisations, not dated events: they count whatever `as_of`. The queries are
-plain SQLAlchemy Core (the tally's rows, the most read, through the driver's cursor)
+plain SQLAlchemy Core, fetched whole (`.all()`: one driver fetch, not one per row; the
+tally's rows, the most read, through the driver's cursor)
 and give the same rows on SQLite and PostgreSQL (sums of BigInteger come back as
 `Decimal` on PostgreSQL and are turned into `int`).
 """
@@ -54,7 +55,7 @@ def order_batches(session: Session, agreement_id: str, signed_on: dt.date) -> li
              .where(OrderRow.agreement_id == agreement_id)
              .order_by(OrderRow.order_id))
     return [Batch(flow_id, signed_on, currency, int(quantity), int(quantity) * int(price))
-            for flow_id, currency, quantity, price in session.execute(query)]
+            for flow_id, currency, quantity, price in session.execute(query).all()]
 
 
 def case_line_batches(session: Session, agreement_id: str, signed_on: dt.date) -> list[Batch]:
@@ -64,7 +65,7 @@ def case_line_batches(session: Session, agreement_id: str, signed_on: dt.date) -
              .where(CaseLineRow.agreement_id == agreement_id)
              .order_by(CaseLineRow.case_id, CaseLineRow.line))
     return [Batch(flow_id, signed_on, currency, int(quantity), int(quantity) * int(price))
-            for flow_id, currency, quantity, price in session.execute(query)]
+            for flow_id, currency, quantity, price in session.execute(query).all()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,12 @@ def once_per_state(session: Session, key: tuple[Hashable, ...], compute: Callabl
         memo[full] = compute()
     found: _T = memo[full]
     return found
+
+
+def computed_per_state(session: Session, key: tuple[Hashable, ...]) -> bool:
+    """Whether `once_per_state(session, key, …)` has its figures already (no reading)."""
+    memo: dict[tuple[Hashable, ...], Any] = session.info.get(_MEMO, {})
+    return (tree_size(session), *key) in memo
 
 
 def unit_batches(session: Session, agreement_id: str, as_of: dt.date,
@@ -125,8 +132,8 @@ def _unit_batches(session: Session, agreement_id: str, as_of: dt.date) -> UnitBa
              .join(AgreementRow, AgreementRow.agreement_id == OrderRow.agreement_id)
              .where(OrderRow.agreement_id == agreement_id))
     # order -> (flow, currency, unit price, whether its lots keep apart: a foreign currency)
-    orders = {order_id: (flow_id, currency, int(price), currency != own)
-              for order_id, flow_id, currency, price, own in session.connection().execute(query)}
+    orders = {order_id: (flow_id, currency, int(price), currency != own) for
+              order_id, flow_id, currency, price, own in session.connection().execute(query).all()}
     sums: dict[tuple[str, str, str, Any, str], list[int]] = {}
     for event, order_id, lot_id, day, units in _tally_rows(session, agreement_id, as_of):
         flow_id, currency, price, apart = orders[order_id]
@@ -182,7 +189,7 @@ def delivery_batches(session: Session, agreement_id: str, as_of: dt.date) -> lis
         .order_by(CaseDeliveryRow.delivery_id)
     )
     return [Batch(flow_id, on, currency, int(quantity), int(quantity) * int(price))
-            for flow_id, on, currency, quantity, price in session.execute(query)]
+            for flow_id, on, currency, quantity, price in session.execute(query).all()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +215,7 @@ def payments(session: Session, agreement_id: str, as_of: dt.date) -> list[Paymen
         .order_by(PaymentRow.payment_id)
     )
     return [PaymentFacts(payer, country, kind, currency, int(amount), on)
-            for payer, country, kind, currency, amount, on in session.execute(query)]
+            for payer, country, kind, currency, amount, on in session.execute(query).all()]
 
 
 def party_profiles(session: Session, party_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -240,4 +247,4 @@ def balance_changes(session: Session, agreement_id: str, as_of: dt.date
     query = (select(legs.c.day, legs.c.party_id, func.sum(legs.c.signed))
              .group_by(legs.c.day, legs.c.party_id).order_by(legs.c.day, legs.c.party_id))
     return [(day, party_id, int(change))
-            for day, party_id, change in session.connection().execute(query)]
+            for day, party_id, change in session.connection().execute(query).all()]

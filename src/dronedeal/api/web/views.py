@@ -179,6 +179,11 @@ def agreement_page(session: Session, viewer: User | None, agreement_id: str,
         if found is None:
             raise access.NotVisibleError(f"no agreement {agreement_id!r}")
         agreement = found
+    history = None
+    if deal_office(viewer):
+        # before the position: the position reuses the ledger read the history makes
+        history = figures.get(session, ("history", agreement_id, as_of),
+                              lambda: net_history(session, agreement, as_of))
     page = AgreementPage(
         agreement, _position(session, figures, agreement_id, as_of),
         figures.get(session, ("months", agreement_id, as_of),
@@ -189,8 +194,7 @@ def agreement_page(session: Session, viewer: User | None, agreement_id: str,
                                                          as_of=as_of))
     if deal_office(viewer):
         page.party_names = {p.party_id: p.name for p in master.load_parties(session)}
-        page.history = figures.get(session, ("history", agreement_id, as_of),
-                                   lambda: net_history(session, agreement, as_of))
+        page.history = history
         page.settlement = figures.get(
             session, ("settlement", agreement_id, as_of), lambda: position.settlement(
                 session=session, agreement_id=agreement_id, as_of=as_of))
