@@ -30,7 +30,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import and_, func, select, union_all
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from dronedeal.core.position import Batch
@@ -77,6 +77,8 @@ class UnitBatches:
     shipped: list[Batch]
     accepted: list[Batch]
     rejected: list[Batch]
+    #: accepted units per (flow, product, day), from the same rows (deliveries by category)
+    accepted_units: dict[tuple[str, str, dt.date], int]
 
 
 def once_per_state(session: Session, key: tuple[Hashable, ...], compute: Callable[[], _T]
@@ -108,9 +110,10 @@ def unit_batches(session: Session, agreement_id: str, as_of: dt.date,
     wanted = frozenset(events)
     every = once_per_state(session, ("unit_batches", agreement_id, as_of),
                            lambda: _unit_batches(session, agreement_id, as_of))
-    return UnitBatches(*(batches if event in wanted else [] for event, batches in
-                         ((SHIPPED, every.shipped), (ACCEPTED, every.accepted),
-                          (REJECTED, every.rejected))))
+    return UnitBatches(every.shipped if SHIPPED in wanted else [],
+                       every.accepted if ACCEPTED in wanted else [],
+                       every.rejected if REJECTED in wanted else [],
+                       every.accepted_units if ACCEPTED in wanted else {})
 
 
 def _unit_batches(session: Session, agreement_id: str, as_of: dt.date) -> UnitBatches:
@@ -135,7 +138,9 @@ def _unit_batches(session: Session, agreement_id: str, as_of: dt.date) -> UnitBa
     orders = {order_id: (flow_id, currency, int(price), currency != own) for
               order_id, flow_id, currency, price, own in session.connection().execute(query).all()}
     sums: dict[tuple[str, str, str, Any, str], list[int]] = {}
-    for event, order_id, lot_id, day, units in _tally_rows(session, agreement_id, as_of):
+    by_product: dict[tuple[str, str, Any], int] = {}
+    for event, order_id, product_id, lot_id, day, units in _tally_rows(session, agreement_id,
+                                                                       as_of):
         flow_id, currency, price, apart = orders[order_id]
         key = (event, flow_id, lot_id if apart else "", day, currency)
         found = sums.get(key)
@@ -144,6 +149,9 @@ def _unit_batches(session: Session, agreement_id: str, as_of: dt.date) -> UnitBa
         else:
             found[0] += units
             found[1] += units * price
+        if event == ACCEPTED:
+            product_day = (flow_id, product_id, day)
+            by_product[product_day] = by_product.get(product_day, 0) + units
     days: dict[Any, dt.date] = {}
     # in no particular order: a batch is converted and summed alone
     batches: dict[str, list[Batch]] = {SHIPPED: [], ACCEPTED: [], REJECTED: []}
@@ -153,13 +161,16 @@ def _unit_batches(session: Session, agreement_id: str, as_of: dt.date) -> UnitBa
         if on is None:
             on = days[day] = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
         batches[event].append(Batch(flow_id, on, currency, int(units), int(value)))
-    return UnitBatches(batches[SHIPPED], batches[ACCEPTED], batches[REJECTED])
+    accepted_units = {(flow_id, product_id, days[day]): int(units)
+                      for (flow_id, product_id, day), units in by_product.items()}
+    return UnitBatches(batches[SHIPPED], batches[ACCEPTED], batches[REJECTED], accepted_units)
 
 
 def _tally_rows(session: Session, agreement_id: str, as_of: dt.date
-                ) -> list[tuple[str, str, str, Any, int]]:
-    """(event, order_id, lot_id, day, units) of the agreement's tally rows dated on or
-    before `as_of`, fetched by the driver's own cursor: the rows a position reads most,
+                ) -> list[tuple[str, str, str, str, Any, int]]:
+    """(event, order_id, product_id, lot_id, day, units) of the agreement's tally rows
+    dated on or before `as_of`, fetched by the driver's own cursor: the rows a position
+    reads most,
     as plain tuples (the day as the driver gives it: ISO text on SQLite, a date on
     PostgreSQL)."""
     sqlite = is_sqlite(session)
@@ -168,11 +179,12 @@ def _tally_rows(session: Session, agreement_id: str, as_of: dt.date
     cursor = driver.cursor()
     try:
         cursor.execute(
-            "SELECT t.event, t.order_id, t.lot_id, t.day, t.units FROM unit_tally t "
+            "SELECT t.event, t.order_id, t.product_id, t.lot_id, t.day, t.units "
+            "FROM unit_tally t "
             f"WHERE t.order_id IN (SELECT o.order_id FROM purchase_order o "
             f"WHERE o.agreement_id = {mark}) AND t.day <= {mark}",
             (agreement_id, as_of.isoformat() if sqlite else as_of))
-        rows: list[tuple[str, str, str, Any, int]] = cursor.fetchall()
+        rows: list[tuple[str, str, str, str, Any, int]] = cursor.fetchall()
     finally:
         cursor.close()
     return rows
@@ -235,16 +247,17 @@ def balance_changes(session: Session, agreement_id: str, as_of: dt.date
                     ) -> list[tuple[dt.date, str, int]]:
     """(day, party, Σ credits − Σ debits of that day) of the agreement's transfers dated
     on or before `as_of`, by day and party: what a party's ledger balance changed by
-    each day, in one pass over the ledger (the net history asks for dozens of dates)."""
+    each day, in one pass over the ledger (the balance history asks for dozens of
+    dates). SQL sums the transfers per (day, creditor, debtor) in one scan of the
+    agreement's transfers; each sum is then a credit of one party and a debit of the
+    other."""
     t = LedgerTransferRow
-    credits = select(t.event_date.label("day"), t.credit_party.label("party_id"),
-                     t.amount.label("signed")).where(t.agreement_id == agreement_id,
-                                                     t.event_date <= as_of)
-    debits = select(t.event_date.label("day"), t.debit_party.label("party_id"),
-                    (-t.amount).label("signed")).where(t.agreement_id == agreement_id,
-                                                       t.event_date <= as_of)
-    legs = union_all(credits, debits).subquery("legs")
-    query = (select(legs.c.day, legs.c.party_id, func.sum(legs.c.signed))
-             .group_by(legs.c.day, legs.c.party_id).order_by(legs.c.day, legs.c.party_id))
-    return [(day, party_id, int(change))
-            for day, party_id, change in session.connection().execute(query).all()]
+    query = (select(t.event_date, t.credit_party, t.debit_party, func.sum(t.amount))
+             .where(t.agreement_id == agreement_id, t.event_date <= as_of)
+             .group_by(t.event_date, t.credit_party, t.debit_party))
+    changes: dict[tuple[dt.date, str], int] = {}
+    for day, creditor, debtor, amount in session.connection().execute(query).all():
+        total = int(amount)
+        changes[(day, creditor)] = changes.get((day, creditor), 0) + total
+        changes[(day, debtor)] = changes.get((day, debtor), 0) - total
+    return [(day, party_id, change) for (day, party_id), change in sorted(changes.items())]
