@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from tests.services.test_position import SCENARIO_EVENTS, SCENARIO_MASTER, import_files
 
 from dronedeal.core.fx import RateTable
-from dronedeal.core.position import EXACT_BITS, BatchConverter
+from dronedeal.core.position import EXACT_BITS, Batch, BatchConverter, totals_by_flow
 from dronedeal.core.records import FxRate
 from dronedeal.services import access, keys, ledger, position
 from dronedeal.services.users import User
@@ -85,6 +85,77 @@ def test_balances_at_month_ends_equal_the_ledger_at_each(scenario: Engine) -> No
             assert at == [ledger.balances(session, agreement_id, day) for day in days]
             assert at[0] == {}
             assert at[-1]
+
+
+@pytest.mark.parametrize("history_first", [False, True])
+def test_the_position_balances_equal_the_ledger_at_each_date(scenario: Engine,
+                                                             history_first: bool) -> None:
+    """The position's balances are the ledger's, whether they are read alone or summed
+    from the daily changes the balance history read first (as the agreement page does)."""
+    for day in (D(2025, 9, 14), D(2025, 9, 30), D(2025, 11, 30), D(2026, 6, 30)):
+        with Session(scenario) as session:
+            for agreement_id in ("ua-us-2025", "dk-ua-2025"):
+                if history_first:
+                    position.balances_at(session=session, agreement_id=agreement_id,
+                                         days=[D(2025, 8, 31), day])
+                key = ("balance_changes", agreement_id, day)
+                assert reports.computed_per_state(session, key) == history_first
+                report = position.position(session=session, agreement_id=agreement_id,
+                                           as_of=day)
+                expected = ledger.balances(session, agreement_id, day)
+                shown = {p.party_id: p.balance for p in report.parties}
+                if report.fund is not None and report.fund.party_id in expected:
+                    shown[report.fund.party_id] = report.fund.balance
+                assert shown == expected
+
+
+def _per_lot_batches(session: Session, agreement_id: str, as_of: D,
+                     event: str) -> list[Batch]:
+    """The tally's batches one per (flow, lot, day, currency), as the ledger posts them."""
+    t, o = tallies.UnitTallyRow, OrderRow
+    query = (select(o.flow_id, t.day, o.currency, func.sum(t.units),
+                    func.sum(t.units * o.unit_price))
+             .join(o, o.order_id == t.order_id)
+             .where(o.agreement_id == agreement_id, t.event == event, t.day <= as_of)
+             .group_by(o.flow_id, t.lot_id, t.day, o.currency))
+    return [Batch(f, day, c, int(n), int(v)) for f, day, c, n, v in session.execute(query)]
+
+
+#: two more lots of the USD order of ua-us-2025, shipped and accepted on one day each
+TWO_LOTS_ONE_DAY = {
+    "shipments.csv": "serial,product_id,lot_id,order_id,license_id,shipped_on\n"
+                     "S-0009,prd-0001,L-4,ord-0001,lic-0001,2025-12-01\n"
+                     "S-0010,prd-0001,L-5,ord-0001,lic-0001,2025-12-01\n",
+    "inspections.csv": "serial,product_id,result,reason,inspected_on\n"
+                       "S-0009,prd-0001,accepted,,2025-12-05\n"
+                       "S-0010,prd-0001,accepted,,2025-12-05\n"}
+
+
+@pytest.mark.parametrize("as_of", [D(2025, 9, 30), D(2026, 6, 30)])
+def test_batches_in_the_agreement_currency_merge_lots_without_changing_a_figure(
+        scenario: Engine, tmp_path: Path, as_of: D) -> None:
+    signer = keys.load_signer(tmp_path / "keys" / "signing.key")
+    import_files(scenario, tmp_path, TWO_LOTS_ONE_DAY, signer)
+    with Session(scenario) as session:
+        for agreement_id in ("ua-us-2025", "dk-ua-2025"):
+            currency = position.load_agreement(session=session,
+                                               agreement_id=agreement_id).currency
+            read = reports.unit_batches(session, agreement_id, as_of)
+            rates = position.converter(session)
+            for event, batches in ((tallies.SHIPPED, read.shipped),
+                                   (tallies.ACCEPTED, read.accepted),
+                                   (tallies.REJECTED, read.rejected)):
+                per_lot = _per_lot_batches(session, agreement_id, as_of, event)
+                assert totals_by_flow(batches, rates, currency) == totals_by_flow(
+                    per_lot, rates, currency), (agreement_id, event)
+                # lots in a foreign currency stay apart: each is rounded on its own
+                assert sorted(b for b in batches if b.currency != currency) == sorted(
+                    b for b in per_lot if b.currency != currency)
+                own = [(b.flow_id, b.on) for b in batches if b.currency == currency]
+                assert len(own) == len(set(own)), "one batch per flow and day"
+        if as_of > D(2025, 12, 5):
+            accepted = reports.unit_batches(session, "ua-us-2025", as_of).accepted
+            assert Batch("drones-to-us", D(2025, 12, 5), "USD", 2, 840_000) in accepted
 
 
 # --- lots and units ---------------------------------------------------------------------

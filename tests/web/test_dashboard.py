@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tests.web.conftest import Demo, Person
 
-from dronedeal.core.money import format_amount
+from dronedeal.core.money import format_amount, parse_amount
 from dronedeal.services import position
 from dronedeal.store.db import make_engine
 from dronedeal.store.events import ShipmentRow
@@ -165,6 +165,56 @@ def test_agreement_page_shows_balances_settlement_and_months(people: dict[str, P
     person.shot("agreement-full")
 
 
+def _party_history(person: Person) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """The balance history table: its party columns, and per day each column's value."""
+    columns: list[str] = person.page.eval_on_selector_all(
+        "#party-history thead th[data-party]", "els => els.map(e => e.dataset.party)")
+    rows: dict[str, dict[str, str]] = {}
+    for day in person.page.eval_on_selector_all("#party-history tbody tr",
+                                                "els => els.map(e => e.dataset.day)"):
+        rows[day] = {column: value for column in columns for value in person.figures(
+            f"#party-history tr[data-day='{day}']", f"party-{column}")}
+        assert set(rows[day]) == set(columns), day
+    return columns, rows
+
+
+def test_balances_over_time_end_at_the_position_and_match_it_at_a_month_end(
+        people: dict[str, Person], demo: Demo) -> None:
+    person = people["auditor"]
+    person.open("/agreements/ua-us-2025")
+    columns, rows = _party_history(person)
+    today = dt.date.today()
+    assert columns
+    assert today.isoformat() in rows
+    assert person.page.locator(
+        "svg[aria-labelledby='party-history-title'] polyline").count() == len(columns)
+    earlier = sorted(rows)[len(rows) // 2]
+    for day in (today, dt.date.fromisoformat(earlier)):
+        with _read(demo) as session:
+            document = position.position(session=session, agreement_id="ua-us-2025",
+                                         as_of=day).document()
+        balances = {p["party_id"]: p["balance"] for p in document["parties"]}
+        if document["fund"] is not None:
+            balances[document["fund"]["party_id"]] = document["fund"]["balance"]
+        shown = rows[day.isoformat()]
+        for party_id in columns:
+            if party_id != "others":
+                assert shown[party_id] == balances.get(party_id, "0.00"), (day, party_id)
+        rest = sum(parse_amount(b, "USD") for p, b in balances.items() if p not in columns)
+        assert parse_amount(shown.get("others", "0.00"), "USD") == rest, day
+    # the parties shown are those with the largest balances as of the page's date
+    last = {p: abs(parse_amount(v, "USD")) for p, v in rows[today.isoformat()].items()
+            if p != "others"}
+    smallest_shown = min(last.values())
+    with _read(demo) as session:
+        document = position.position(session=session, agreement_id="ua-us-2025",
+                                     as_of=today).document()
+    left_out = [abs(parse_amount(p["balance"], "USD")) for p in document["parties"]
+                if p["party_id"] not in last]
+    assert all(b <= smallest_shown for b in left_out)
+    person.shot("agreement-balances-over-time")
+
+
 def test_the_public_sees_no_withheld_data(people: dict[str, Person], demo: Demo) -> None:
     with _read(demo) as session:
         makers = list(session.execute(select(PartyRow.party_id, PartyRow.name)
@@ -184,7 +234,8 @@ def test_the_public_sees_no_withheld_data(people: dict[str, Person], demo: Demo)
         values = person.page.eval_on_selector_all("[data-value]",
                                                   "els => els.map(e => e.dataset.value)")
         assert not prices & set(values), path
-        assert person.page.locator("#balances, #payments, #settlement, #prove").count() == 0
+        assert person.page.locator(
+            "#balances, #party-history, #history, #payments, #settlement, #prove").count() == 0
 
 
 def test_a_manufacturer_cannot_reach_anothers_pages(people: dict[str, Person],

@@ -7,8 +7,11 @@ converted at that date's rate; paid (payments from the flow's buyer to parties o
 seller country, funds excepted, each converted at `paid_on`). Per party: the ledger
 balance; per country: the net of its parties; the fund apart; ceiling used; the
 reciprocity ratio. The settlement nets the ledger balances, the fund's included.
-`balances_at` gives the balances at many dates (the dashboard's net history) from one
-read of the ledger, each equal to the balance `ledger.balances` gives for that date.
+`balances_at` gives the balances at many dates (the dashboard's balance history) from
+the ledger's per-day changes (`reports.balance_changes`), read once per session and log
+state, each equal to what `ledger.balances` gives for that date; the position and the
+settlement of the last of those dates reuse that read instead of reading the ledger
+again.
 
 Invariants: only events dated on or before `as_of` count, in every figure; amounts are
 minor units of the agreement currency; the balances reported sum to zero (asserted in
@@ -127,11 +130,12 @@ def flow_figures(
 def balances_at(*, session: Session, agreement_id: str, days: Sequence[dt.date]
                 ) -> list[dict[str, int]]:
     """The ledger balances of `agreement_id` as of each of `days` (ascending), each equal
-    to `ledger.balances(session, agreement_id, day)`, from one read of the ledger."""
+    to `ledger.balances(session, agreement_id, day)`, from one read of the ledger (which
+    the position of the last day reuses: see `_balances`)."""
     assert list(days) == sorted(days), "days come in ascending order"
     if not days:
         return []
-    changes = reports.balance_changes(session, agreement_id, days[-1])
+    changes = _changes(session, agreement_id, days[-1])
     running: dict[str, int] = {}
     out: list[dict[str, int]] = []
     at = 0
@@ -167,11 +171,24 @@ def settlement(*, session: Session, agreement_id: str, as_of: dt.date) -> Settle
                             balances=_balances(session, agreement_id, as_of))
 
 
+def _changes(session: Session, agreement_id: str, as_of: dt.date
+             ) -> list[tuple[dt.date, str, int]]:
+    """`reports.balance_changes`, read once per session and log state."""
+    return reports.once_per_state(session, ("balance_changes", agreement_id, as_of),
+                                  lambda: reports.balance_changes(session, agreement_id, as_of))
+
+
 def _balances(session: Session, agreement_id: str, as_of: dt.date) -> dict[str, int]:
-    """`ledger.balances`, read once per session and log state (a page asks for the
-    position and the settlement of the same date)."""
-    return reports.once_per_state(session, ("balances", agreement_id, as_of),
-                                  lambda: ledger.balances(session, agreement_id, as_of))
+    """The ledger balances as of `as_of`, once per session and log state: summed from
+    the ledger's daily changes when this session has read them up to `as_of` already
+    (the agreement page reads them first, for its balance history), else
+    `ledger.balances` (one row per party). Either way the ledger is read once."""
+    def compute() -> dict[str, int]:
+        if reports.computed_per_state(session, ("balance_changes", agreement_id, as_of)):
+            return balances_at(session=session, agreement_id=agreement_id, days=[as_of])[0]
+        return ledger.balances(session, agreement_id, as_of)
+
+    return reports.once_per_state(session, ("balances", agreement_id, as_of), compute)
 
 
 def _check_currency(session: Session, agreement: Agreement) -> None:

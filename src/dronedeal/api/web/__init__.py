@@ -11,10 +11,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from dronedeal.api.web.routes import HERE, router
+from dronedeal.api.web.routes import HERE, compile_templates, router
 
 
 def install(app: FastAPI) -> None:
-    """Serve the dashboard pages and their static assets from `app`."""
+    """Serve the dashboard pages and their static assets from `app` (the templates
+    compiled before the first request)."""
+    compile_templates()
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -114,7 +114,7 @@ def share_bar(part: int, whole: int, *, label: str) -> Markup:
 def lines(series: Sequence[str], groups: Sequence[Group], *, table_id: str,
           title: str) -> Markup:
     """One line per series over the x labels, around a zero line (values may be
-    negative: a balance owed)."""
+    negative: a balance owed), with a legend of as many lines as the series need."""
     assert all(len(g.values) == len(series) for g in groups), "one value per series"
     shown = list(groups)[-MAX_GROUPS:]
     values = [0, *(v for g in shown for v in g.values)]
@@ -128,24 +128,38 @@ def lines(series: Sequence[str], groups: Sequence[Group], *, table_id: str,
     def y(value: int) -> float:
         return MARGIN + inner_h * (high - value) / span
 
-    parts = [*_opening(table_id, title, HEIGHT),
+    legend, height = _legend(series)
+    parts = [*_opening(table_id, title, height),
              f'<line x1="{MARGIN}" y1="{y(0):.1f}" x2="{WIDTH - MARGIN}" y2="{y(0):.1f}" '
              f'stroke="#888"/>']
     for j, name in enumerate(series):
         points = " ".join(f"{MARGIN + i * step:.1f},{y(g.values[j]):.1f}"
                           for i, g in enumerate(shown))
-        colour = PALETTE[j % len(PALETTE)]
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                     f'points="{points}"><title>{escape(name)}</title></polyline>')
-        parts.append(f'<rect x="{MARGIN + 150 * j}" y="{HEIGHT - 10}" width="10" height="10" '
-                     f'fill="{colour}"/><text x="{MARGIN + 150 * j + 14}" y="{HEIGHT - 1}" '
-                     f'class="axis">{escape(name)}</text>')
+        parts.append(f'<polyline fill="none" stroke="{STACK_PALETTE[j % len(STACK_PALETTE)]}" '
+                     f'stroke-width="2" points="{points}"><title>{escape(name)}</title>'
+                     f'</polyline>')
     for i, group in enumerate(shown):
         if i % every == 0:
             parts.append(f'<text x="{MARGIN + i * step:.1f}" y="{HEIGHT - MARGIN + 14}" '
                          f'class="axis">{escape(group.label)}</text>')
+    parts += legend
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _legend(series: Sequence[str]) -> tuple[list[str], int]:
+    """A legend of `LEGEND_COLUMNS` entries a line under the plot (colours of
+    `STACK_PALETTE`), and the chart's height with it."""
+    column = (WIDTH - 2 * MARGIN) // LEGEND_COLUMNS
+    parts = []
+    for j, name in enumerate(series):
+        x = MARGIN + column * (j % LEGEND_COLUMNS)
+        y_text = HEIGHT - 1 + LEGEND_LINE * (j // LEGEND_COLUMNS)
+        parts.append(f'<rect x="{x}" y="{y_text - 9}" width="10" height="10" '
+                     f'fill="{STACK_PALETTE[j % len(STACK_PALETTE)]}"/>'
+                     f'<text x="{x + 14}" y="{y_text}" class="axis">{escape(name)}</text>')
+    legend_lines = -(-len(series) // LEGEND_COLUMNS)
+    return parts, HEIGHT + LEGEND_LINE * max(legend_lines - 1, 0) + 4  # room for descenders
 
 
 def stacked_bars(series: Sequence[str], groups: Sequence[Group], *, table_id: str,
@@ -156,8 +170,7 @@ def stacked_bars(series: Sequence[str], groups: Sequence[Group], *, table_id: st
     assert all(v >= 0 for g in groups for v in g.values), "stacked values are counts"
     shown = list(groups)[-MAX_GROUPS:]
     top = max((sum(g.values) for g in shown), default=0) or 1
-    legend_lines = -(-len(series) // LEGEND_COLUMNS)
-    height = HEIGHT + LEGEND_LINE * max(legend_lines - 1, 0) + 4  # room for descenders
+    legend, height = _legend(series)
     inner_w = WIDTH - 2 * MARGIN
     inner_h = HEIGHT - 2 * MARGIN
     base = HEIGHT - MARGIN
@@ -183,12 +196,6 @@ def stacked_bars(series: Sequence[str], groups: Sequence[Group], *, table_id: st
         if i % every == 0:
             parts.append(f'<text x="{x0:.1f}" y="{base + 14}" class="axis">'
                          f'{escape(group.label)}</text>')
-    column = inner_w // LEGEND_COLUMNS
-    for j, name in enumerate(series):
-        x = MARGIN + column * (j % LEGEND_COLUMNS)
-        y_text = HEIGHT - 1 + LEGEND_LINE * (j // LEGEND_COLUMNS)
-        parts.append(f'<rect x="{x}" y="{y_text - 9}" width="10" height="10" '
-                     f'fill="{STACK_PALETTE[j % len(STACK_PALETTE)]}"/>'
-                     f'<text x="{x + 14}" y="{y_text}" class="axis">{escape(name)}</text>')
+    parts += legend
     parts.append("</svg>")
     return Markup("".join(parts))

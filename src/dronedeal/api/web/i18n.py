@@ -13,13 +13,21 @@ from decimal import Decimal
 from typing import Final
 
 from babel.dates import format_date
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import (
+    format_decimal,
+    format_percent,
+    get_decimal_symbol,
+    get_group_symbol,
+    get_minus_sign_symbol,
+)
 
 from dronedeal.core.money import digits as minor_digits
-from dronedeal.core.money import to_decimal
 
 LANGUAGES: Final = ("en", "uk")
 LOCALES: Final = {"en": "en_US", "uk": "uk_UA"}
+#: language -> (group separator, decimal sign, minus sign) of its locale's numbers
+SYMBOLS: Final = {lang: (get_group_symbol(locale), get_decimal_symbol(locale),
+                         get_minus_sign_symbol(locale)) for lang, locale in LOCALES.items()}
 
 #: English text -> Ukrainian text
 UK: Final[dict[str, str]] = {
@@ -67,6 +75,9 @@ UK: Final[dict[str, str]] = {
     "Deliveries per month by flow and category": "Поставки за місяцями: потоки й категорії",
     "Deliveries per month by category": "Поставки за місяцями й категоріями",
     "Net position over time": "Чиста позиція в часі",
+    "Balances over time": "Сальдо сторін у часі",
+    "Other parties": "Інші сторони",
+    "the largest; the other parties summed": "найбільші; решта сторін разом",
     "Payments": "Платежі",
     "Payer": "Платник",
     "Payee": "Отримувач",
@@ -161,23 +172,35 @@ def translate(text: str, lang: str) -> str:
 
 
 class Formats:
-    """Babel formatting bound to one locale."""
+    """Babel formatting bound to one locale. Whole numbers and amounts (most of a page's
+    figures) are written from the locale's own symbols — its group separator, decimal
+    sign and minus sign, in groups of three as both locales group — without a Babel
+    pattern parse per figure (a large agreement page prints over a thousand);
+    tests/web/test_formats.py checks them against Babel's `format_decimal`."""
 
     def __init__(self, lang: str) -> None:
         assert lang in LANGUAGES, f"language {lang!r} is not one of {LANGUAGES}"
         self.lang = lang
         self.locale = LOCALES[lang]
+        self._group, self._decimal, self._minus = SYMBOLS[lang]
+
+    def _whole(self, value: int) -> str:
+        grouped = f"{abs(value):,}".replace(",", self._group)
+        return self._minus + grouped if value < 0 else grouped
 
     def number(self, value: int | Decimal) -> str:
+        if isinstance(value, int):
+            return self._whole(value)
         return str(format_decimal(value, locale=self.locale))
 
     def money(self, minor: int, currency: str) -> str:
         """Minor units as the locale writes an amount, with the currency code."""
-        amount = to_decimal(minor, currency)
         digits = minor_digits(currency)
-        pattern = "#,##0" + ("." + "0" * digits if digits else "")
-        text = format_decimal(amount, format=pattern, locale=self.locale)
-        return f"{text} {currency}"
+        if not digits:
+            return f"{self._whole(minor)} {currency}"
+        whole, part = divmod(abs(minor), 10 ** digits)
+        text = f"{whole:,}".replace(",", self._group) + f"{self._decimal}{part:0{digits}d}"
+        return f"{self._minus if minor < 0 else ''}{text} {currency}"
 
     def ratio(self, value: Decimal) -> str:
         return str(format_decimal(value, format="0.0000", locale=self.locale))

@@ -36,6 +36,9 @@ RECENT_PAYMENTS: Final = 100
 MAX_PAGES: Final = 200
 #: month ends the net-position history shows at most (the latest ones)
 MAX_MONTHS: Final = 36
+#: parties the balance history shows apart at most (the largest balances; the others
+#: are summed)
+MAX_PARTIES: Final = 8
 
 
 _T = TypeVar("_T")
@@ -104,12 +107,26 @@ class NetHistory:
     points: list[tuple[dt.date, tuple[int, ...]]]
 
 
+@dataclass(frozen=True)
+class PartyHistory:
+    """Balances of the parties at each month end, the last one `as_of`: the
+    `MAX_PARTIES` largest balances as of `as_of` (largest first, the fund included), and,
+    when there are more parties, the others' total in a last column."""
+
+    parties: tuple[str, ...]
+    #: parties summed in the last column (0: every party has its own column)
+    others: int
+    #: (day, balance per party in `parties` order, then the others' total if any)
+    points: list[tuple[dt.date, tuple[int, ...]]]
+
+
 @dataclass
 class AgreementPage:
     agreement: Agreement
     position: Position
     months: list[MonthRow]
     history: NetHistory | None = None
+    party_history: PartyHistory | None = None
     #: accepted units per month and product category, per flow
     categories: list[FlowCategories] = field(default_factory=list)
     party_names: dict[str, str] = field(default_factory=dict)
@@ -151,8 +168,10 @@ def month_ends(start: dt.date, end: dt.date) -> list[dt.date]:
     return days[-MAX_MONTHS:]
 
 
-def net_history(session: Session, agreement: Agreement, as_of: dt.date) -> NetHistory:
-    """The ledger's net per country at each month end since the agreement was signed."""
+def balance_history(session: Session, agreement: Agreement, as_of: dt.date
+                    ) -> tuple[NetHistory, PartyHistory]:
+    """The ledger's balances at each month end since the agreement was signed: netted
+    per country (funds apart) and per party (the largest ones; see `PartyHistory`)."""
     days = month_ends(agreement.signed_on, as_of)
     snapshots = position.balances_at(session=session, agreement_id=agreement.agreement_id,
                                      days=days)
@@ -166,7 +185,25 @@ def net_history(session: Session, agreement: Agreement, as_of: dt.date) -> NetHi
             if kind != FUND_KIND and country in nets:
                 nets[country] += balance
         points.append((day, tuple(nets[c] for c in countries)))
-    return NetHistory(tuple(countries), points)
+    return NetHistory(tuple(countries), points), _party_history(days, snapshots)
+
+
+def _party_history(days: list[dt.date], snapshots: list[dict[str, int]]) -> PartyHistory:
+    last = snapshots[-1] if snapshots else {}
+    ranked = sorted(last, key=lambda party_id: (-abs(last[party_id]), party_id))
+    if len(ranked) <= MAX_PARTIES:
+        shown, others = ranked, 0
+    else:
+        shown, others = ranked[:MAX_PARTIES], len(ranked) - MAX_PARTIES
+    points = []
+    for day, snapshot in zip(days, snapshots, strict=True):
+        values = [snapshot.get(party_id, 0) for party_id in shown]
+        if others:
+            values.append(sum(snapshot.values()) - sum(values))
+        # every party of an earlier snapshot is in the last one: nothing is left out
+        assert sum(values) == 0, f"balances on {day.isoformat()} do not sum to zero"
+        points.append((day, tuple(values)))
+    return PartyHistory(tuple(shown), others, points)
 
 
 def agreement_page(session: Session, viewer: User | None, agreement_id: str,
@@ -179,6 +216,11 @@ def agreement_page(session: Session, viewer: User | None, agreement_id: str,
         if found is None:
             raise access.NotVisibleError(f"no agreement {agreement_id!r}")
         agreement = found
+    history: tuple[NetHistory, PartyHistory] | None = None
+    if deal_office(viewer):
+        # before the position: the position reuses the ledger read the history makes
+        history = figures.get(session, ("history", agreement_id, as_of),
+                              lambda: balance_history(session, agreement, as_of))
     page = AgreementPage(
         agreement, _position(session, figures, agreement_id, as_of),
         figures.get(session, ("months", agreement_id, as_of),
@@ -189,8 +231,8 @@ def agreement_page(session: Session, viewer: User | None, agreement_id: str,
                                                          as_of=as_of))
     if deal_office(viewer):
         page.party_names = {p.party_id: p.name for p in master.load_parties(session)}
-        page.history = figures.get(session, ("history", agreement_id, as_of),
-                                   lambda: net_history(session, agreement, as_of))
+        assert history is not None
+        page.history, page.party_history = history
         page.settlement = figures.get(
             session, ("settlement", agreement_id, as_of), lambda: position.settlement(
                 session=session, agreement_id=agreement_id, as_of=as_of))
