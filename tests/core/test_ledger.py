@@ -36,6 +36,7 @@ from dronedeal.core.ledger import (
     reversal_problems,
     reverse,
     totals_by_agreement,
+    transfer_fields,
     transfer_problems,
     triage,
 )
@@ -108,12 +109,16 @@ def test_a_batch_of_leaf_texts_is_each_transfers_leaf_text(batch: list[Transfer]
     if odd and batch:
         batch[0] = replace(batch[0], kind=REVERSAL, reverses='t"1', amount=-5,
                            debit_party="a\nb")
-    assert leaf_texts_of(batch) == [transfer.leaf_text() for transfer in batch]
+    expected = [transfer.leaf_text() for transfer in batch]
+    assert leaf_texts_of([transfer_fields(t) for t in batch]) == expected
+    # rows as the database gives them back: the date as ISO text, the leaf index after
+    assert leaf_texts_of([(*transfer_fields(t)[:9], t.event_date.isoformat(), t.reference,
+                           t.reverses, 7) for t in batch]) == expected
 
 
 def test_the_batch_lane_quotes_plain_names_as_the_encoder_would() -> None:
     batch = [make_transfer(f"acc:L{i}:2025-09-0{i}", amount=i * 101) for i in range(1, 4)]
-    assert leaf_texts_of(batch) == [transfer.leaf_text() for transfer in batch]
+    assert leaf_texts_of(list(map(transfer_fields, batch))) == [t.leaf_text() for t in batch]
     assert leaf_texts_of([]) == []
 
 

@@ -40,6 +40,7 @@ from dronedeal.core.ledger import (
     batch_problems,
     leaf_texts_of,
     reversal_problems,
+    transfer_fields,
     triage,
 )
 from dronedeal.core.money import format_amount
@@ -145,7 +146,7 @@ def _post_all_new(
 
 def leaf_texts(transfers: Sequence[Transfer]) -> list[tuple[str, str]]:
     """The `(kind, canonical JSON)` log leaves of `transfers`."""
-    return [(LEAF_KIND, text) for text in leaf_texts_of(transfers)]
+    return [(LEAF_KIND, text) for text in leaf_texts_of(list(map(transfer_fields, transfers)))]
 
 
 def _reversal_errors(

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from dronedeal.core.ledger import LEAF_KIND, TRANSFER_FIELDS, Account, Transfer, leaf_text_of
+from dronedeal.core.ledger import LEAF_KIND, TRANSFER_FIELDS, Account, Transfer, leaf_texts_of
 from dronedeal.store import log
 from dronedeal.store.base import Base
 
@@ -330,8 +330,8 @@ def _raw_rows(session: Session, condition: str, params: tuple[Any, ...]
 def render_transfers(session: Session, first: int, last: int) -> dict[int, str]:
     """The canonical leaf texts of the transfers held by leaves `first`..`last`, by leaf
     index: the log's renderer of `transfer` leaves."""
-    return {int(row[12]): leaf_text_of(row[:12])
-            for row in rows_in_leaves(session, first, last)}
+    rows = rows_in_leaves(session, first, last)
+    return dict(zip([int(row[12]) for row in rows], leaf_texts_of(rows), strict=True))
 
 
 def pick_transfers(session: Session, indices: Sequence[int]) -> dict[int, str]:
@@ -341,8 +341,8 @@ def pick_transfers(session: Session, indices: Sequence[int]) -> dict[int, str]:
         return {index: text for index in indices
                 for text in render_transfers(session, index, index).values()}
     condition, params = log.picked("leaf_index", indices, sqlite=dialect == "sqlite")
-    return {int(row[12]): leaf_text_of(row[:12])
-            for row in _raw_rows(session, condition, params)}
+    rows = _raw_rows(session, condition, params)
+    return dict(zip([int(row[12]) for row in rows], leaf_texts_of(rows), strict=True))
 
 
 log.register_derived_kind(LEAF_KIND, render_transfers, table="ledger_transfer",
