@@ -12,6 +12,7 @@ rows (hashes precomputed) and SHA-256 of the leaves alone. Prints JSON lines.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -103,12 +104,16 @@ def run(db: str, url: str, *, proofs: int, leaves: list[tuple[str, str]],
         emit(bench="log.proofs", db=db, n=n, proofs=proofs, batch=batch,
              seconds=round(seconds, 3), per_s=round(proofs / seconds))
 
-    with Session(engine) as session:
-        verify_seconds, report = timed(lambda: audit.verify(session, signer.vkey()))
-    assert report.ok, report.problem
-    emit(bench="log.verify", db=db, n=n, checkpoints=report.checkpoints_checked,
-         seconds=round(verify_seconds, 3), per_s=round(n / verify_seconds),
-         floor_seconds=round(sha_seconds, 3), floor_ratio=round(verify_seconds / sha_seconds, 2))
+    for workers in sorted({1, os.cpu_count() or 1}):  # `dronedeal audit verify` uses all
+        with Session(engine) as session:
+            verify_seconds, report = timed(
+                lambda session=session, workers=workers: audit.verify(
+                    session, signer.vkey(), workers=workers))
+        assert report.ok, report.problem
+        emit(bench="log.verify", db=db, n=n, workers=workers,
+             checkpoints=report.checkpoints_checked, seconds=round(verify_seconds, 3),
+             per_s=round(n / verify_seconds), floor_seconds=round(sha_seconds, 3),
+             floor_ratio=round(verify_seconds / sha_seconds, 2))
     engine.dispose()
 
 
