@@ -45,8 +45,8 @@ def appended(monkeypatch: pytest.MonkeyPatch) -> dict[int, tuple[str, str]]:
     append = audit.append_leaves
 
     def recording(session: Session, batch: Sequence[tuple[str, str]],
-                  signer: keys.Signer) -> audit.AppendResult:
-        result = append(session, batch, signer)
+                  signer: keys.Signer, *, hashes: bytes | None = None) -> audit.AppendResult:
+        result = append(session, batch, signer, hashes=hashes)
         leaves.update(zip(range(result.first_index, result.tree_size), batch, strict=True))
         return result
 
