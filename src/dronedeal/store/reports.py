@@ -30,7 +30,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import String, and_, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from dronedeal.core.position import Batch
@@ -252,11 +252,20 @@ def balance_changes(session: Session, agreement_id: str, as_of: dt.date
     agreement's transfers; each sum is then a credit of one party and a debit of the
     other."""
     t = LedgerTransferRow
-    query = (select(t.event_date, t.credit_party, t.debit_party, func.sum(t.amount))
+    # the day as the driver gives it (ISO text on SQLite, a date on PostgreSQL), each
+    # distinct one converted once: SQLAlchemy's per-row date parsing cost more than
+    # the query on a large deal
+    raw_day = type_coerce(t.event_date, String)
+    query = (select(raw_day, t.credit_party, t.debit_party, func.sum(t.amount))
              .where(t.agreement_id == agreement_id, t.event_date <= as_of)
              .group_by(t.event_date, t.credit_party, t.debit_party))
+    days: dict[Any, dt.date] = {}
     changes: dict[tuple[dt.date, str], int] = {}
-    for day, creditor, debtor, amount in session.connection().execute(query).all():
+    for stored_day, creditor, debtor, amount in session.connection().execute(query).all():
+        day = days.get(stored_day)
+        if day is None:
+            day = days[stored_day] = (stored_day if isinstance(stored_day, dt.date)
+                                      else dt.date.fromisoformat(stored_day))
         total = int(amount)
         changes[(day, creditor)] = changes.get((day, creditor), 0) + total
         changes[(day, debtor)] = changes.get((day, debtor), 0) - total
