@@ -34,7 +34,7 @@ from dronedeal.services.keys import ed25519_verify
 from dronedeal.store import log
 from dronedeal.store.db import make_engine, read_only
 
-#: leaves read, hashed and compared per step of `verify` (a multiple of the tile width)
+#: leaves read, hashed and compared per step of `verify` (whole tiles: one read each)
 VERIFY_CHUNK: Final = 128 * log.TILE_WIDTH
 #: leaves per query of `entries`
 ENTRIES_BATCH: Final = 4096
@@ -360,7 +360,6 @@ def _parallel_url(session: Session) -> str | None:
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         return None
     return url.render_as_string(hide_password=False)
-
 
 
 class _Failed(Exception):
