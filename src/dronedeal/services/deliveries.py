@@ -394,7 +394,7 @@ class _Import:
         if new_orders:
             store.lock_orders(self.session, new_orders)
             order_used.update(dict.fromkeys(new_orders, 0))
-            order_used.update(store.shipped_units(self.session, new_orders))
+            order_used.update(tallies.shipped_per_order(self.session, new_orders))
         new_licenses = {c.license.license_id for c in combos
                         if c.license is not None} - license_used.keys()
         if new_licenses:
