@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -45,8 +46,8 @@ def appended(monkeypatch: pytest.MonkeyPatch) -> dict[int, tuple[str, str]]:
     append = audit.append_leaves
 
     def recording(session: Session, batch: Sequence[tuple[str, str]],
-                  signer: keys.Signer) -> audit.AppendResult:
-        result = append(session, batch, signer)
+                  signer: keys.Signer, **options: Any) -> audit.AppendResult:
+        result = append(session, batch, signer, **options)
         leaves.update(zip(range(result.first_index, result.tree_size), batch, strict=True))
         return result
 
