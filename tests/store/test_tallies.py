@@ -17,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete, text
+from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session
 from tests.services.test_position import (
     PROPERTY_SETTINGS,
@@ -33,6 +33,7 @@ import dronedeal.store.tables  # noqa: F401 (registers every table)
 from dronedeal.services import keys
 from dronedeal.store import tallies
 from dronedeal.store.base import Base
+from dronedeal.store.events import ShipmentRow
 from dronedeal.store.schema import MIGRATIONS
 
 _prefixes = itertools.count()
@@ -48,7 +49,11 @@ def scenario(engine: Engine, tmp_path: Path, signer: keys.Signer) -> Engine:
 def _tally_is_the_count_of_its_units(engine: Engine) -> dict[tallies.TallyKey, int]:
     with Session(engine) as session:
         stored, recounted = tallies.stored(session), tallies.recount(session)
+        per_order = dict(session.execute(select(ShipmentRow.order_id, func.count())
+                                         .group_by(ShipmentRow.order_id)).all())
+        tallied = tallies.shipped_per_order(session, [*per_order, "no-such-order"])
     assert stored == recounted
+    assert tallied == per_order, "the units an order shipped, as the shipments import reads them"
     return stored
 
 

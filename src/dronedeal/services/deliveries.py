@@ -394,7 +394,7 @@ class _Import:
         if new_orders:
             store.lock_orders(self.session, new_orders)
             order_used.update(dict.fromkeys(new_orders, 0))
-            order_used.update(store.shipped_units(self.session, new_orders))
+            order_used.update(tallies.shipped_per_order(self.session, new_orders))
         new_licenses = {c.license.license_id for c in combos
                         if c.license is not None} - license_used.keys()
         if new_licenses:
@@ -587,7 +587,7 @@ class _Import:
                 if inspected_before:
                     done_lookups[maker].append(serial)
             # 2. the store: shipments of earlier imports, inspections already stored
-            earlier = {maker: store.shipments_of(self.session, maker, serials)
+            earlier = {maker: store.shipped_lots_of(self.session, maker, serials)
                        for maker, serials in ship_lookups.items()}
             done = {maker: store.inspections_of(self.session, maker, serials)
                     for maker, serials in done_lookups.items()}
@@ -612,7 +612,7 @@ class _Import:
                             f"serial {quoted(serial)} of manufacturer {maker} (product "
                             f"{product_id}) was never shipped; import its shipment first"))
                         continue
-                    shipped_product, lot_id, order_id, _license, shipped_on = stored_shipment
+                    shipped_product, lot_id, order_id, shipped_on = stored_shipment
                 if shipped_product != product_id:
                     self.refuse(file, row, "product_id", (
                         f"serial {serial} of manufacturer {maker} was shipped as product "

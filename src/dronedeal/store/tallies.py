@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Final, cast
 
@@ -90,6 +90,22 @@ def add_inspections(session: Session, rows: Sequence[tuple[Any, ...]],
         assert result in (ACCEPTED, REJECTED), f"inspection result {result!r}"
         counts[(lot_id, maker, order_id, product_id, result, inspected_on)] += units
     _upsert(session, counts)
+
+
+def shipped_per_order(session: Session, order_ids: Iterable[str]) -> dict[str, int]:
+    """Units shipped so far per order, from the tally (orders with none are left out): the
+    same count as the order's shipment rows, read from a few rows per lot."""
+    c = TALLY.c
+    wanted = sorted(set(order_ids))
+    out: dict[str, int] = {}
+    for start in range(0, len(wanted), UPSERT_CHUNK):
+        for order_id, units in session.execute(
+            select(c.order_id, func.sum(c.units))
+            .where(c.event == SHIPPED, c.order_id.in_(wanted[start:start + UPSERT_CHUNK]))
+            .group_by(c.order_id)
+        ):
+            out[order_id] = int(units)
+    return out
 
 
 def _upsert(session: Session, counts: Mapping[TallyKey, int]) -> None:
