@@ -41,7 +41,13 @@ def test_stored_shipments_of_the_serials_asked_for(stored: Engine, asked: list[s
     with Session(stored) as session:
         found = events.shipments_of(session, "ua-mfr-001", asked)
         other_maker = events.shipments_of(session, "ua-mfr-002", asked)
+        lots = events.shipped_lots_of(session, "ua-mfr-001", asked)
+        other_lots = events.shipped_lots_of(session, "ua-mfr-002", asked)
     expected = {s: ("prd-0001", "LOT-A", "ord-0001", "lic-0001", DAY)
                 for s in asked if s[1:].isdigit() and int(s[1:]) % 2 == 0 and int(s[1:]) < 2000}
     assert found == expected
     assert other_maker == {}
+    # the inspection import's lighter twin: the same units, without the license
+    assert lots == {s: (product, lot, order, day)
+                    for s, (product, lot, order, _license, day) in expected.items()}
+    assert other_lots == {}
