@@ -11,11 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine
 
 from dronedeal.services import keys
 from dronedeal.services.keys import Signer
 from dronedeal.store.db import make_engine, scratch_schema
+
+# No property test has a time limit: on a shared 2-core machine an example can take longer
+# than Hypothesis's default 200 ms, and speed is measured by bench/, not by tests.
+settings.register_profile("dronedeal", deadline=None)
+settings.load_profile("dronedeal")
 
 TEST_DB = os.environ.get("DRONEDEAL_TEST_DB", "sqlite")
 SHARED = Path(__file__).resolve().parents[2] / "shared"

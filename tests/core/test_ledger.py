@@ -116,6 +116,18 @@ def test_a_batch_of_leaf_texts_is_each_transfers_leaf_text(batch: list[Transfer]
                            t.reverses, 7) for t in batch]) == expected
 
 
+@given(st.lists(transfers(), max_size=8), st.booleans())
+def test_the_checked_lane_writes_what_leaf_text_writes_for_every_batch_that_may_post(
+        batch: list[Transfer], stored: bool) -> None:
+    """`checked=True` skips the name scan for transfers `batch_problems` passed (the
+    posting path); references JSON must escape and currencies of other digits (JPY, KWD)
+    still come out exactly as `leaf_text` writes them."""
+    assert batch_problems(batch, AGREEMENTS) == []
+    rows = [(*transfer_fields(t)[:9], t.event_date.isoformat() if stored else t.event_date,
+             t.reference, t.reverses, 11) for t in batch]
+    assert leaf_texts_of(rows, checked=True) == [t.leaf_text() for t in batch]
+
+
 def test_the_batch_lane_quotes_plain_names_as_the_encoder_would() -> None:
     batch = [make_transfer(f"acc:L{i}:2025-09-0{i}", amount=i * 101) for i in range(1, 4)]
     assert leaf_texts_of(list(map(transfer_fields, batch))) == [t.leaf_text() for t in batch]

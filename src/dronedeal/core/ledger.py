@@ -148,24 +148,21 @@ def leaf_text_of(fields: Sequence[Any]) -> str:
     )
 
 
-def leaf_texts_of(rows: Sequence[Sequence[Any]]) -> list[str]:
+def leaf_texts_of(rows: Sequence[Sequence[Any]], *, checked: bool = False) -> list[str]:
     """`[leaf_text_of(row) for row in rows]` (transfers as their fields in
     `TRANSFER_FIELDS` order, `event_date` a date or its ISO text, later columns ignored)
     at a fraction of the cost, for the posting path and `verify`: when every id, kind and
     currency of the batch holds only characters JSON writes as they are (checked once
     for the whole batch, at C speed), they are quoted without the encoder; each date is
-    formatted once; amounts of two-digit currencies inline."""
+    formatted once; amounts of two-digit currencies inline.
+
+    `checked`: the caller found no `batch_problems` in these transfers, so their ids,
+    kinds and currencies are known plain and their amounts positive integers, and only
+    the currencies' minor digits are looked at (the posting path; a stored row, which
+    anyone may have changed, is never `checked`)."""
     if not rows:
         return []
-    try:
-        names = "\n".join(["\n".join(_NAMES(row)) for row in rows])
-    except TypeError:  # a field that is no text: the one-by-one path says what it makes
-        return _one_by_one(rows)
-    currencies = {row[6] for row in rows} | {row[8] for row in rows}
-    amounts = [row[5] for row in rows] + [row[7] for row in rows]
-    if not (names.count("\n") == 7 * len(rows) - 1  # no name spans two lines
-            and _PLAIN_NAMES.fullmatch(names) and set(map(type, amounts)) == {int}
-            and min(amounts) >= 0 and all(CURRENCY_DIGITS.get(c) == 2 for c in currencies)):
+    if not (_cents_only(rows) if checked else _plain(rows)):
         return _one_by_one(rows)
     s = _string
     cents = _CENTS
@@ -187,6 +184,26 @@ def leaf_texts_of(rows: Sequence[Sequence[Any]]) -> list[str]:
             f'"reverses":{"null" if reverses is None else s(reverses)},'
             f'"transfer_id":"{transfer_id}"}}}}')
     return texts
+
+
+def _plain(rows: Sequence[Sequence[Any]]) -> bool:
+    """Whether `leaf_texts_of`'s inline lane writes these rows exactly: every name plain
+    text of characters JSON writes as they are, amounts non-negative integers, every
+    currency one of two minor digits."""
+    try:
+        names = "\n".join(["\n".join(_NAMES(row)) for row in rows])
+    except TypeError:  # a field that is no text: the one-by-one path says what it makes
+        return False
+    amounts = [row[5] for row in rows] + [row[7] for row in rows]
+    return bool(names.count("\n") == 7 * len(rows) - 1  # no name spans two lines
+                and _PLAIN_NAMES.fullmatch(names) and set(map(type, amounts)) == {int}
+                and min(amounts) >= 0 and _cents_only(rows))
+
+
+def _cents_only(rows: Sequence[Sequence[Any]]) -> bool:
+    """Every currency and original currency of the rows has two minor digits."""
+    currencies = {row[6] for row in rows} | {row[8] for row in rows}
+    return all(CURRENCY_DIGITS.get(c) == 2 for c in currencies)
 
 
 def _one_by_one(rows: Sequence[Sequence[Any]]) -> list[str]:

@@ -128,8 +128,9 @@ def _post_all_new(
     first_leaf = log.tree_size(session)
     prepared: list[tuple[list[tuple[str, str]], bytes]] = []
 
-    def prepare() -> None:
-        leaves = leaf_texts(transfers)
+    def prepare(rows: store.Rows) -> None:
+        # `post_transfers` found no batch_problems in these transfers
+        leaves = [(LEAF_KIND, text) for text in leaf_texts_of(rows, checked=True)]
         prepared.append((leaves, audit.leaf_hashes(leaves)))
 
     # the leaves are written and hashed while the database still takes in the rows

@@ -38,7 +38,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from dronedeal.core.ledger import LEAF_KIND, TRANSFER_FIELDS, Account, Transfer, leaf_texts_of
+from dronedeal.core.ledger import (
+    LEAF_KIND,
+    TRANSFER_FIELDS,
+    Account,
+    Transfer,
+    leaf_texts_of,
+    transfer_fields,
+)
 from dronedeal.store import log
 from dronedeal.store.base import Base
 
@@ -125,40 +132,53 @@ _SQLITE_INSERT: Final = (f"INSERT INTO ledger_transfer ({', '.join(COLUMNS)}) "
 _SELECT_LIST: Final = ", ".join(COLUMNS)
 
 
+#: the rows `insert_transfers` writes, each its transfer's fields in `TRANSFER_FIELDS`
+#: order (the date as the dialect takes it) and then its leaf index
+Rows = Sequence[tuple[Any, ...]]
+
+
+def _no_wait(_rows: Rows) -> None:
+    return None
+
+
 def insert_transfers(session: Session, transfers: Sequence[Transfer], first_leaf: int, *,
-                     meanwhile: Callable[[], object] = lambda: None) -> None:
+                     meanwhile: Callable[[Rows], object] = _no_wait) -> None:
     """Write `transfers` as held by consecutive leaves from `first_leaf`, in one batch:
-    one `executemany` on SQLite, `COPY` on PostgreSQL; `meanwhile` runs once the rows
-    are sent (on PostgreSQL before the COPY is confirmed), then the database's answer."""
+    one `executemany` on SQLite, `COPY` on PostgreSQL. `meanwhile` gets the rows written
+    (the fields `core.ledger.leaf_texts_of` reads) once they are sent — on PostgreSQL
+    before the COPY is confirmed — then the database answers."""
     if not transfers:
-        meanwhile()
+        meanwhile([])
         return
     assert first_leaf >= 0
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        _copy_transfers(session, transfers, first_leaf, meanwhile)
+        rows = [(*fields, leaf) for leaf, fields in
+                enumerate(map(transfer_fields, transfers), first_leaf)]
+        _copy_transfers(session, rows, meanwhile)
     elif dialect == "sqlite":
         # the DB-API directly: SQLAlchemy's per-row parameter processing would double the
         # cost of the hot path. Dates go as ISO text, which is how the Date type stores them.
-        session.connection().exec_driver_sql(_SQLITE_INSERT, [
-            (t.transfer_id, t.agreement_id, t.kind, t.debit_party, t.credit_party, t.amount,
-             t.currency, t.original_amount, t.original_currency, t.event_date.isoformat(),
-             t.reference, t.reverses, first_leaf + position)
-            for position, t in enumerate(transfers)])
-        meanwhile()
+        rows = [(t.transfer_id, t.agreement_id, t.kind, t.debit_party, t.credit_party,
+                 t.amount, t.currency, t.original_amount, t.original_currency,
+                 t.event_date.isoformat(), t.reference, t.reverses, leaf)
+                for leaf, t in enumerate(transfers, first_leaf)]
+        session.connection().exec_driver_sql(_SQLITE_INSERT, rows)
+        meanwhile(rows)
     else:
-        session.execute(insert(TABLE), [transfer_row(t, first_leaf + i)
-                                        for i, t in enumerate(transfers)])
-        meanwhile()
+        rows = [(*fields, leaf) for leaf, fields in
+                enumerate(map(transfer_fields, transfers), first_leaf)]
+        session.execute(insert(TABLE), [dict(zip(COLUMNS, row, strict=True)) for row in rows])
+        meanwhile(rows)
 
 
 def insert_if_new(session: Session, transfers: Sequence[Transfer], first_leaf: int, *,
-                  meanwhile: Callable[[], object] = lambda: None) -> bool:
+                  meanwhile: Callable[[Rows], object] = _no_wait) -> bool:
     """`insert_transfers` when none of the ids is taken (within the batch too): True.
     On a unique-key conflict it rolls back to a savepoint, writes nothing, and returns
-    False, so the caller can sort the batch out the slow way. `meanwhile` runs once the
-    rows are sent and before the database has confirmed them: PostgreSQL works through
-    a COPY in its own process while this one goes on."""
+    False, so the caller can sort the batch out the slow way. `meanwhile` gets the rows
+    once they are sent and before the database has confirmed them: PostgreSQL works
+    through a COPY in its own process while this one goes on."""
     conflict = (IntegrityError, session.get_bind().dialect.loaded_dbapi.IntegrityError)
     savepoint = session.begin_nested()
     try:
@@ -175,8 +195,7 @@ _COPY_TYPES: Final = ["varchar", "varchar", "varchar", "varchar", "varchar", "in
                       "int8", "varchar", "date", "varchar", "varchar", "int8"]
 
 
-def _copy_transfers(session: Session, transfers: Sequence[Transfer], first_leaf: int,
-                    meanwhile: Callable[[], object]) -> None:
+def _copy_transfers(session: Session, rows: Rows, meanwhile: Callable[[Rows], object]) -> None:
     # psycopg 3 COPY on the session's own connection, so it shares the transaction
     driver = session.connection().connection.driver_connection
     assert driver is not None
@@ -184,12 +203,9 @@ def _copy_transfers(session: Session, transfers: Sequence[Transfer], first_leaf:
     with driver.cursor() as cursor, cursor.copy(
             f"COPY ledger_transfer ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(_COPY_TYPES)
-        for position, t in enumerate(transfers):
-            copy.write_row((t.transfer_id, t.agreement_id, t.kind, t.debit_party,
-                            t.credit_party, t.amount, t.currency, t.original_amount,
-                            t.original_currency, t.event_date, t.reference, t.reverses,
-                            first_leaf + position))
-        meanwhile()  # the server still indexes the rows sent; leaving the block waits
+        for row in rows:
+            copy.write_row(row)
+        meanwhile(rows)  # the server still indexes the rows sent; leaving the block waits
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
