@@ -110,29 +110,61 @@ def append_leaves(session: Session, leaves: Sequence[tuple[str, str]],
                   signer: note.NoteSigner, *, hashes: bytes | None = None) -> AppendResult:
     """Append `(kind, canonical JSON)` leaves and sign one checkpoint of the new size.
     `hashes`, when given, are `leaf_hashes(leaves)`."""
-    kinds = {kind for kind, _ in leaves}
-    for kind in kinds:
-        if not isinstance(kind, str) or not 0 < len(kind) <= log.KIND_LENGTH:
-            raise ValueError(f"leaf kind {kind!r} must be 1 to {log.KIND_LENGTH} characters")
     if not leaves:
+        _check_kinds(leaves)
         size = log.tree_size(session)
         return AppendResult(size, size, _root_at(session, size), None)
     log.lock_for_append(session)
     size = log.tree_size(session)
     tiles = log.edge_tiles(session, size)
-    if hashes is None:
-        hashes = leaf_hashes(leaves)
+    growth = grow(size, tiles, leaves, leaf_hashes(leaves) if hashes is None else hashes,
+                  signer)
+    return write_growth(session, growth)
+
+
+@dataclass(frozen=True, slots=True)
+class Growth:
+    """An append worked out but not yet written (`grow`, then `write_growth`)."""
+
+    size: int
+    tiles: dict[tuple[int, int], bytes]
+    leaves: Sequence[tuple[str, str]]
+    runs: Sequence[merkle.NodeRun]
+    tree_size: int
+    root: bytes
+    checkpoint: str
+
+
+def grow(size: int, tiles: dict[tuple[int, int], bytes], leaves: Sequence[tuple[str, str]],
+         hashes: bytes, signer: note.NoteSigner) -> Growth:
+    """The new nodes, root and signed checkpoint of appending `leaves` (with their
+    `hashes`) to a log of `size` leaves whose edge tiles are `tiles`: no database work,
+    so a caller can do it while the database takes in other rows of the same batch."""
+    _check_kinds(leaves)
+    assert leaves, "an append adds leaves"
     assert len(hashes) == len(leaves) * merkle.HASH_SIZE, "one hash per leaf"
     extension = merkle.extend(log.right_edge(size, tiles), hashes)
     new_size = extension.edge.size
     assert new_size == size + len(leaves)
-    log.insert_leaves(session, size, leaves)
-    log.write_nodes(session, size, extension.runs, tiles)
     root = extension.edge.root()
     signed = note.sign_note(note.Checkpoint(signer.name, new_size, root).body(), signer)
-    log.insert_checkpoint(session, tree_size=new_size, root=root, note=signed,
-                          created_at=datetime.now(UTC))
-    return AppendResult(size, new_size, root, signed)
+    return Growth(size, tiles, leaves, extension.runs, new_size, root, signed)
+
+
+def write_growth(session: Session, growth: Growth) -> AppendResult:
+    """Write what `grow` worked out; the append lock must be held since `growth.size`
+    was read (`log.lock_for_append`)."""
+    log.insert_leaves(session, growth.size, growth.leaves)
+    log.write_nodes(session, growth.size, growth.runs, growth.tiles)
+    log.insert_checkpoint(session, tree_size=growth.tree_size, root=growth.root,
+                          note=growth.checkpoint, created_at=datetime.now(UTC))
+    return AppendResult(growth.size, growth.tree_size, growth.root, growth.checkpoint)
+
+
+def _check_kinds(leaves: Sequence[tuple[str, str]]) -> None:
+    for kind in {kind for kind, _ in leaves}:
+        if not isinstance(kind, str) or not 0 < len(kind) <= log.KIND_LENGTH:
+            raise ValueError(f"leaf kind {kind!r} must be 1 to {log.KIND_LENGTH} characters")
 
 
 # -- reading -----------------------------------------------------------------------

@@ -126,20 +126,21 @@ def _post_all_new(
     None when one was: the rows are rolled back and the caller sorts the batch out."""
     log.lock_for_append(session)
     first_leaf = log.tree_size(session)
-    prepared: list[tuple[list[tuple[str, str]], bytes]] = []
+    tiles = log.edge_tiles(session, first_leaf)
+    grown: list[audit.Growth] = []
 
     def prepare(rows: store.Rows) -> None:
         # `post_transfers` found no batch_problems in these transfers
         leaves = [(LEAF_KIND, text) for text in leaf_texts_of(rows, checked=True)]
-        prepared.append((leaves, audit.leaf_hashes(leaves)))
+        grown.append(audit.grow(first_leaf, tiles, leaves, audit.leaf_hashes(leaves), signer))
 
-    # the leaves are written and hashed while the database still takes in the rows
-    # (PostgreSQL's COPY runs in its own process); on a conflict they go unused
+    # the leaves are written and hashed, the tree grown and the checkpoint signed after
+    # the rows are sent and before the database answers (PostgreSQL's COPY runs in its
+    # own process); on a conflict they go unused
     if not store.insert_if_new(session, transfers, first_leaf, meanwhile=prepare):
         return None
-    leaves, hashes = prepared[0]
-    appended = audit.append_leaves(session, leaves, signer, hashes=hashes)
     # the append lock is held since before the size was read, so nobody got in between
+    appended = audit.write_growth(session, grown[0])
     assert appended.first_index == first_leaf, "the rows name the leaves that hold them"
     assert appended.tree_size == first_leaf + len(transfers), "one leaf per transfer"
     return PostResult(len(transfers), 0, first_leaf, appended.tree_size, appended.root)
