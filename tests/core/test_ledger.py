@@ -129,7 +129,7 @@ def test_the_checked_lane_writes_what_leaf_text_writes_for_every_batch_that_may_
 
 
 def test_the_batch_lane_quotes_plain_names_as_the_encoder_would() -> None:
-    batch = [make_transfer(f"acc:L{i}:2025-09-0{i}", amount=i * 101) for i in range(1, 4)]
+    batch = [make_transfer(f"acc:L{i}:2025-09-0{i}", amount=i * 101) for i in range(1, 7)]
     assert leaf_texts_of(list(map(transfer_fields, batch))) == [t.leaf_text() for t in batch]
     assert leaf_texts_of([]) == []
 
