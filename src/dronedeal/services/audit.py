@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import binascii
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -117,16 +117,38 @@ def append_leaves(session: Session, leaves: Sequence[tuple[str, str]],
     if not leaves:
         size = log.tree_size(session)
         return AppendResult(size, size, _root_at(session, size), None)
-    log.lock_for_append(session)
-    size = log.tree_size(session)
-    tiles = log.edge_tiles(session, size)
     if hashes is None:
         hashes = leaf_hashes(leaves)
     assert len(hashes) == len(leaves) * merkle.HASH_SIZE, "one hash per leaf"
+    return _append(session, hashes, signer,
+                   lambda size: log.insert_leaves(session, size, leaves))
+
+
+def append_derived(session: Session, kind: str, hashes: bytes, signer: note.NoteSigner
+                   ) -> AppendResult:
+    """Append leaves of a derived `kind` (their rows, written by the caller, hold the
+    text), given their concatenated RFC 6962 hashes, and sign one checkpoint: what
+    `append_leaves` does with such leaves, without their texts."""
+    assert len(hashes) % merkle.HASH_SIZE == 0, "leaf hashes are 32 bytes each"
+    count = len(hashes) // merkle.HASH_SIZE
+    if not count:
+        size = log.tree_size(session)
+        return AppendResult(size, size, _root_at(session, size), None)
+    return _append(session, hashes, signer,
+                   lambda size: log.insert_derived(session, size, kind, count))
+
+
+def _append(session: Session, hashes: bytes, signer: note.NoteSigner,
+            insert_leaves: Callable[[int], None]) -> AppendResult:
+    """Extend the tree by leaves of `hashes`, which `insert_leaves(first_index)` stores;
+    write the nodes and sign the new size."""
+    log.lock_for_append(session)
+    size = log.tree_size(session)
+    tiles = log.edge_tiles(session, size)
     extension = merkle.extend(log.right_edge(size, tiles), hashes)
     new_size = extension.edge.size
-    assert new_size == size + len(leaves)
-    log.insert_leaves(session, size, leaves)
+    assert new_size == size + len(hashes) // merkle.HASH_SIZE
+    insert_leaves(size)
     log.write_nodes(session, size, extension.runs, tiles)
     root = extension.edge.root()
     signed = note.sign_note(note.Checkpoint(signer.name, new_size, root).body(), signer)
