@@ -26,6 +26,7 @@ from tests.packs import write_pack
 from tests.services.test_deliveries import MASTER, inspections, serials, shipments
 from tests.verifying import verified
 
+from dronedeal.core import merkle
 from dronedeal.core.errors import RefusedError, RowError
 from dronedeal.pack.batches import Batch, iter_batches
 from dronedeal.pack.sources import TableSource
@@ -115,6 +116,46 @@ def test_parallel_import_stores_what_the_serial_one_does(
         assert again.leaves == 0
         assert sum(again.unchanged.values()) == 40
     assert timeless(engine) == timeless(twin)
+
+
+def test_nodes_the_reader_prepared_are_used_only_when_they_fit(
+    engine: Engine, twin: Engine, tmp_path: Path, signer: keys.Signer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for database in (engine, twin):
+        master(database, tmp_path, signer)
+    computed: list[int] = []  # leaves whose nodes the importing process computed itself
+    extend = merkle.extend
+
+    def counting(edge: merkle.RightEdge, hashes: bytes) -> merkle.Extension:
+        computed.append(len(hashes) // merkle.HASH_SIZE)
+        return extend(edge, hashes)
+
+    monkeypatch.setattr(merkle, "extend", counting)
+    lots = [f"{serial},prd-0001,LOT-{n // 10},ord-0001,lic-0001,2025-10-01"
+            for n, serial in enumerate(serials(30))]
+    first = write_pack(tmp_path / "first", {"shipments.csv": shipments(lots[:10])})
+    # rows 2-11 were imported before: a no-op, so the first batch appends rows 12-15 only
+    # and the reader's nodes (of all seven rows) do not fit; from then on they do not
+    # either, the log being shorter than the reader assumed
+    whole = write_pack(tmp_path / "whole", {"shipments.csv": shipments(lots)})
+    for database, parallel in ((twin, False), (engine, True)):
+        import_files(database, first, signer, parallel=parallel)
+        computed.clear()
+        import_files(database, whole, signer, parallel=parallel)
+    assert computed == [4, 7, 7, 2]
+    assert timeless(engine) == timeless(twin)
+    assert verified(engine, signer.verifier()).ok
+    computed.clear()
+    # a file of new rows in lots of ten: every batch appends its rows in order
+    more = write_pack(tmp_path / "more", {"shipments.csv": shipments(
+        [f"{serial},prd-0001,LOT-{n // 10},ord-0001,lic-0001,2025-10-01"
+         for n, serial in enumerate(serials(40, start=100))])})
+    import_files(engine, more, signer, parallel=True)
+    assert computed == []
+    import_files(twin, more, signer, parallel=False)
+    assert timeless(engine) == timeless(twin)
+    assert verified(engine, signer.verifier()).ok
 
 
 def test_parallel_refusals_name_the_same_rows_and_write_nothing(

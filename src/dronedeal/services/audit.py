@@ -124,28 +124,56 @@ def append_leaves(session: Session, leaves: Sequence[tuple[str, str]],
                    lambda size: log.insert_leaves(session, size, leaves))
 
 
-def append_derived(session: Session, kind: str, hashes: bytes, signer: note.NoteSigner
-                   ) -> AppendResult:
+def append_derived(session: Session, kind: str, hashes: bytes, signer: note.NoteSigner, *,
+                   prepared: Prepared | None = None) -> AppendResult:
     """Append leaves of a derived `kind` (their rows, written by the caller, hold the
     text), given their concatenated RFC 6962 hashes, and sign one checkpoint: what
-    `append_leaves` does with such leaves, without their texts."""
+    `append_leaves` does with such leaves, without their texts. `prepared`: the nodes
+    of these leaves computed elsewhere in advance, used when they extend this log."""
     assert len(hashes) % merkle.HASH_SIZE == 0, "leaf hashes are 32 bytes each"
     count = len(hashes) // merkle.HASH_SIZE
     if not count:
         size = log.tree_size(session)
         return AppendResult(size, size, _root_at(session, size), None)
     return _append(session, hashes, signer,
-                   lambda size: log.insert_derived(session, size, kind, count))
+                   lambda size: log.insert_derived(session, size, kind, count),
+                   prepared=prepared)
+
+
+def right_edge(session: Session) -> merkle.RightEdge:
+    """The log's right edge now: what an appender extends (see `Prepared`)."""
+    size = log.tree_size(session)
+    return log.right_edge(size, log.edge_tiles(session, size))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """`merkle.extend(edge, hashes)`, computed ahead (by another process): an append of
+    exactly `hashes` to a log whose right edge is `edge` stores its nodes as they are.
+    Anything else, and the append computes its nodes itself."""
+
+    edge: merkle.RightEdge
+    extension: merkle.Extension
+
+    def fits(self, edge: merkle.RightEdge, hashes: bytes) -> bool:
+        leaves = self.extension.runs[0]
+        return (self.edge == edge and leaves.level == 0 and leaves.first_index == edge.size
+                and leaves.hashes == hashes)
 
 
 def _append(session: Session, hashes: bytes, signer: note.NoteSigner,
-            insert_leaves: Callable[[int], None]) -> AppendResult:
+            insert_leaves: Callable[[int], None], *, prepared: Prepared | None = None
+            ) -> AppendResult:
     """Extend the tree by leaves of `hashes`, which `insert_leaves(first_index)` stores;
     write the nodes and sign the new size."""
     log.lock_for_append(session)
     size = log.tree_size(session)
     tiles = log.edge_tiles(session, size)
-    extension = merkle.extend(log.right_edge(size, tiles), hashes)
+    edge = log.right_edge(size, tiles)
+    if prepared is not None and prepared.fits(edge, hashes):
+        extension = prepared.extension
+    else:
+        extension = merkle.extend(edge, hashes)
     new_size = extension.edge.size
     assert new_size == size + len(hashes) // merkle.HASH_SIZE
     insert_leaves(size)

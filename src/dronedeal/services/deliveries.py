@@ -45,7 +45,7 @@ import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -66,7 +66,7 @@ from dronedeal.core.licenses import Draw
 from dronedeal.core.money import format_amount
 from dronedeal.core.note import NoteSigner
 from dronedeal.core.records import Agreement, Flow, License, Order, Party, Product
-from dronedeal.pack.batches import BATCH_ROWS
+from dronedeal.pack.batches import BATCH_ROWS, Batch
 from dronedeal.pack.cells import quoted
 from dronedeal.pack.sources import TableSource
 from dronedeal.rules import RulesetLibrary
@@ -77,6 +77,7 @@ from dronedeal.services.licenses import DrawdownRefusedError, draw_down_many
 from dronedeal.services.manifest_reader import (
     PROCESS_FROM_BYTES,
     LeafHasher,
+    ReadBatch,
     inspection_hasher,
     inspection_leaf,
     read_manifest,
@@ -232,19 +233,17 @@ class _Import:
             raise _TooManyErrors
 
     def batches(self, source: TableSource) -> Iterator[tuple[list[int], list[tuple[Any, ...]]]]:
-        for rows, values, _ in self.read(source, None):
-            yield rows, values
+        for read in self.read(source, None):
+            yield read.batch.rows, _typed(read.batch)
 
-    def read(self, source: TableSource, hasher: LeafHasher | None
-             ) -> Iterator[tuple[list[int], list[tuple[Any, ...]], bytes | None]]:
+    def read(self, source: TableSource, hasher: LeafHasher | None) -> Iterator[ReadBatch]:
         """The batches of `source` after their errors are noted, with each row's leaf hash
-        when a second process read them (`manifest_reader`)."""
-        for read in read_manifest(source, hasher, process_from=self.process_from,
-                                  size=self.batch_rows):
-            batch = read.batch
-            for error in batch.errors:
+        and their log nodes when a second process read them (`manifest_reader`)."""
+        for read in read_manifest(source, hasher, edge=lambda: audit.right_edge(self.session),
+                                  process_from=self.process_from, size=self.batch_rows):
+            for error in read.batch.errors:
                 self.refuse(error.file, error.row, error.column, error.message)
-            yield batch.rows, batch.values, read.hashes
+            yield read
 
     def makers(self) -> dict[str, str]:
         """Product -> manufacturer (the product's supplier)."""
@@ -278,10 +277,13 @@ class _Import:
         self.summary.leaves += len(leaves)
         return result.first_index
 
-    def append_hashed(self, table: str, hashes: bytes) -> int:
-        """Append event leaves of a derived kind by their hashes (the rows about to be
-        written hold their text); the index of the first."""
-        result = audit.append_derived(self.session, LEAF_KINDS[table], hashes, self.signer)
+    def append_hashed(self, table: str, read: ReadBatch, leaf_rows: list[int]) -> int:
+        """Append the event leaves of the rows `leaf_rows` of a batch the reader hashed
+        (the rows about to be written hold their text); the index of the first."""
+        assert read.hashes is not None, "the reader hashed the batch"
+        result = audit.append_derived(
+            self.session, LEAF_KINDS[table], _picked(read.batch.rows, read.hashes, leaf_rows),
+            self.signer, prepared=read.prepared)
         self.summary.leaves += result.tree_size - result.first_index
         return result.first_index
 
@@ -308,7 +310,8 @@ class _Import:
         lot_signature: dict[str, tuple[str, ...]] = {}
         created = unchanged = 0
         seen = self.shipped
-        for rows, values, hashes in self.read(source, shipment_hasher(self.makers())):
+        for read in self.read(source, shipment_hasher(self.makers())):
+            rows, values, hashes = read.batch.rows, _typed(read.batch), read.hashes
             # 1. per row: the shared checks (once per product, order, license and date),
             #    the serial's key, and its group (lot and combo)
             groups: dict[tuple[str, _ShipCombo], list[tuple[int, str, str]]] = {}
@@ -377,7 +380,7 @@ class _Import:
             if self.errors or not rows_out:
                 continue
             first_leaf = (self.append("shipments", leaves) if hashes is None else
-                          self.append_hashed("shipments", _picked(rows, hashes, leaf_rows)))
+                          self.append_hashed("shipments", read, leaf_rows))
             store.insert_shipments(self.session, rows_out, first_leaf)
             tallies.add_shipments(self.session, rows_out)
             if draws:
@@ -589,7 +592,8 @@ class _Import:
         days: dict[int, dt.date] = {}
         day_texts: dict[dt.date, str] = {}
         created = unchanged = 0
-        for rows, values, hashes in self.read(source, inspection_hasher(self.makers())):
+        for read in self.read(source, inspection_hasher(self.makers())):
+            rows, values, hashes = read.batch.rows, _typed(read.batch), read.hashes
             # 1. per row: the product's manufacturer, the unit's key, a second inspection
             #    of it in this import, and the look-ups the store must answer
             candidates: list[tuple[int, tuple[Any, ...], str, str, int | None]] = []
@@ -709,7 +713,7 @@ class _Import:
             if self.errors or not writes:
                 continue
             first_leaf = (self.append("inspections", leaves) if hashes is None else
-                          self.append_hashed("inspections", _picked(rows, hashes, leaf_rows)))
+                          self.append_hashed("inspections", read, leaf_rows))
             store.insert_inspections(self.session, writes, first_leaf)
             tallies.add_inspections(self.session, writes, lots)
         self.count("inspections", created if not self.errors else 0, unchanged)
@@ -1093,6 +1097,11 @@ def _shown(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def _typed(batch: Batch) -> list[tuple[Any, ...]]:
+    """A batch's values as the table's checks unpack them (typed by its spec)."""
+    return cast(list[tuple[Any, ...]], batch.values)
 
 
 def _picked(rows: list[int], hashes: bytes, leaf_rows: list[int]) -> bytes:

@@ -35,10 +35,11 @@ from multiprocessing.connection import Connection
 from typing import Any, Final, cast
 
 from dronedeal.core.canonical import canonical_json
-from dronedeal.core.merkle import HASH_SIZE, leaf_hash
+from dronedeal.core.merkle import HASH_SIZE, RightEdge, extend, leaf_hash
 from dronedeal.pack.batches import BATCH_ROWS, Batch, iter_batches
 from dronedeal.pack.sources import TableSource
 from dronedeal.pack.tables import TABLES
+from dronedeal.services.audit import Prepared
 
 #: a CSV manifest of at least this many bytes (some 60k rows) is read by a second process
 PROCESS_FROM_BYTES: Final = 4 << 20
@@ -59,21 +60,26 @@ class ReadBatch:
 
     batch: Batch
     #: concatenated leaf hashes, one per `batch.rows` entry in its order; None: not hashed
-    hashes: bytes | None
+    hashes: bytes | None = None
+    #: the log's nodes should every row be appended, in row order, right after the rows
+    #: of the batches before (the usual case: the import checks that it is the case)
+    prepared: Prepared | None = None
 
 
 def read_manifest(source: TableSource, hasher: LeafHasher | None, *,
+                  edge: Callable[[], RightEdge] | None = None,
                   process_from: int = PROCESS_FROM_BYTES, size: int = BATCH_ROWS
                   ) -> Iterator[ReadBatch]:
     """The batches of `source` (`size` rows at most), with leaf hashes by `hasher`, read
     by a second process when the file is a CSV of at least `process_from` bytes and
-    `fork` is available; else read here, without hashes."""
+    `fork` is available; else read here, without hashes. With `edge` (the log's right
+    edge now), the reader also prepares the nodes of each batch's leaves."""
     batches = iter_batches(source, TABLES[source.table], size=size)
     if hasher is None or not _worth_a_process(source, process_from):
         for batch in batches:
-            yield ReadBatch(batch, None)
+            yield ReadBatch(batch)
         return
-    yield from _in_process(source, batches, hasher)
+    yield from _in_process(source, batches, hasher, None if edge is None else edge())
 
 
 def _worth_a_process(source: TableSource, process_from: int) -> bool:
@@ -85,13 +91,13 @@ def _worth_a_process(source: TableSource, process_from: int) -> bool:
         return False
 
 
-def _in_process(source: TableSource, batches: Iterator[Batch], hasher: LeafHasher
-                ) -> Iterator[ReadBatch]:
+def _in_process(source: TableSource, batches: Iterator[Batch], hasher: LeafHasher,
+                edge: RightEdge | None) -> Iterator[ReadBatch]:
     # fork: the reader starts at once with the compiled spec, the hasher and its master
     # data, and touches nothing of this process's database connection
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    reader = context.Process(target=_read, args=(batches, hasher, sender),
+    reader = context.Process(target=_read, args=(batches, hasher, edge, sender),
                              name=f"dronedeal-read-{source.table}", daemon=True)
     reader.start()
     sender.close()
@@ -118,14 +124,20 @@ def _in_process(source: TableSource, batches: Iterator[Batch], hasher: LeafHashe
         reader.close()
 
 
-def _read(batches: Iterator[Batch], hasher: LeafHasher, sender: Connection) -> None:
-    """The reader process: send each batch with its hashes, then None (or the error)."""
+def _read(batches: Iterator[Batch], hasher: LeafHasher, edge: RightEdge | None,
+          sender: Connection) -> None:
+    """The reader process: send each batch with its hashes (and the nodes they would
+    add to the log after `edge`), then None (or the error)."""
     try:
         try:
             for batch in batches:
                 hashes = hasher(batch)
                 assert len(hashes) == len(batch.rows) * HASH_SIZE, "one hash per row"
-                sender.send(ReadBatch(batch, hashes))
+                prepared = None
+                if edge is not None and hashes:
+                    prepared = Prepared(edge, extend(edge, hashes))
+                    edge = prepared.extension.edge
+                sender.send(ReadBatch(batch, hashes, prepared))
             sender.send(None)
         except OSError:  # the importer stopped reading
             return
