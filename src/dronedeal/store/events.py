@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import compress
+from operator import itemgetter
 from typing import Any, Final, cast
 
 from sqlalchemy import (
@@ -193,6 +195,9 @@ def has_inspections(session: Session, manufacturer_id: str) -> bool:
         INSPECTION.c.manufacturer_id == manufacturer_id).limit(1)).first() is not None
 
 
+_first: Final = itemgetter(0)
+
+
 def _days(cells: Iterable[Any]) -> dict[Any, dt.date]:
     """Each distinct date cell as the driver returns it (ISO text on SQLite, a date on
     PostgreSQL) mapped to its date, so that a million rows convert at dict speed."""
@@ -207,8 +212,8 @@ def _by_serial(session: Session, table: str, columns: str, manufacturer_id: str,
     the stored serials between the smallest and the largest asked for are not many more
     than those asked for, one range scan of the primary key replaces the `IN` lists (the
     scan stops after twice as many rows as asked for: then the lists are cheaper)."""
-    wanted = sorted(set(serials))
-    if not wanted:
+    asked = set(serials)
+    if not asked:
         return []
     mark = "?" if is_sqlite(session) else "%s"
     driver: Any = session.connection().connection.driver_connection
@@ -217,13 +222,12 @@ def _by_serial(session: Session, table: str, columns: str, manufacturer_id: str,
         cursor.execute(
             f"SELECT serial, {columns} FROM {table} WHERE manufacturer_id = {mark} AND "
             f"serial BETWEEN {mark} AND {mark} ORDER BY serial LIMIT {mark}",
-            (manufacturer_id, wanted[0], wanted[-1], 2 * len(wanted) + 1))
+            (manufacturer_id, min(asked), max(asked), 2 * len(asked) + 1))
         stored = cursor.fetchall()
-        if len(stored) <= 2 * len(wanted):  # the whole range
-            asked = set(wanted)
-            return [row for row in stored if row[0] in asked]
+        if len(stored) <= 2 * len(asked):  # the whole range
+            return list(compress(stored, map(asked.__contains__, map(_first, stored))))
         rows: list[Sequence[Any]] = []
-        for chunk in _chunks(wanted):
+        for chunk in _chunks(sorted(asked)):
             marks = ", ".join(mark for _ in chunk)
             cursor.execute(f"SELECT serial, {columns} FROM {table} WHERE manufacturer_id = "
                            f"{mark} AND serial IN ({marks})", (manufacturer_id, *chunk))
@@ -251,9 +255,13 @@ def shipped_lots_of(session: Session, manufacturer_id: str, serials: Sequence[st
     one tuple per unit fewer to build: an inspection import asks for every unit)."""
     rows = _by_serial(session, "shipment", "product_id, lot_id, order_id, shipped_on",
                       manufacturer_id, serials)
-    day = _days(row[4] for row in rows)
-    return {serial: (product_id, lot_id, order_id, day[shipped_on])
-            for serial, product_id, lot_id, order_id, shipped_on in rows}
+    if not rows:
+        return {}
+    found, product_ids, lot_ids, order_ids, cells = zip(*rows, strict=True)
+    day = _days(cells)
+    # tuples made by zip, in C: a million units cost no Python step each
+    return dict(zip(found, zip(product_ids, lot_ids, order_ids, map(day.__getitem__, cells),
+                               strict=True), strict=True))
 
 
 def inspections_of(session: Session, manufacturer_id: str, serials: Sequence[str]
