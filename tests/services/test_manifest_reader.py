@@ -35,10 +35,13 @@ from dronedeal.services import keys
 from dronedeal.services.deliveries import EventSummary, import_events
 from dronedeal.services.importer import import_pack
 from dronedeal.services.manifest_reader import (
+    Lookup,
     ReaderFailedError,
+    inspection_hasher,
     read_manifest,
     shipment_hasher,
 )
+from dronedeal.store import events
 from dronedeal.store.db import make_engine, scratch_schema
 from dronedeal.store.schema import create_schema
 
@@ -108,6 +111,15 @@ def test_parallel_import_stores_what_the_serial_one_does(
         serial = import_files(twin, folder, signer, parallel=False)
         parallel = import_files(engine, folder, signer, parallel=True)
         assert parallel == serial
+    # shipments and their inspections in one pack: the units shipped by this import are
+    # not in the store the reader's look-ups see (not committed yet), nor asked for
+    both = write_pack(tmp_path / "both", {
+        "shipments.csv": shipments([row.replace("VZ7-2025-0000", "VZ7-2025-0001")
+                                    for row in interleaved_lots()]),
+        "inspections.csv": inspections([row.replace("VZ7-2025-0000", "VZ7-2025-0001")
+                                        for row in checked_units()])})
+    assert (import_files(engine, both, signer, parallel=True)
+            == import_files(twin, both, signer, parallel=False))
     assert timeless(engine) == timeless(twin)
     assert verified(engine, signer.verifier()).ok
     # a re-import is a no-op on both paths
@@ -156,6 +168,34 @@ def test_nodes_the_reader_prepared_are_used_only_when_they_fit(
     import_files(twin, more, signer, parallel=False)
     assert timeless(engine) == timeless(twin)
     assert verified(engine, signer.verifier()).ok
+
+
+@pytest.mark.skipif(TEST_DB != "sqlite", reason="the look-up server reads SQLite files")
+def test_the_reader_looks_stored_shipments_up_in_a_server_of_its_own(
+    engine: Engine, tmp_path: Path, signer: keys.Signer
+) -> None:
+    master(engine, tmp_path, signer)
+    import_files(engine, write_pack(tmp_path / "ship", {"shipments.csv": shipments(
+        interleaved_lots())}), signer, parallel=True)
+    path = tmp_path / "inspections.csv"
+    path.write_text(inspections(checked_units()), encoding="utf-8")
+    source = TableSource("inspections", path)
+    makers = {"prd-0001": "ua-mfr-001"}
+    with Session(engine) as session:
+        database = events.lookup_database(session)
+        assert database is not None
+        expected = events.shipped_lots_of(session, "ua-mfr-001", serials(40))
+    looked_up: dict[str, Any] = {}
+    for read in read_manifest(source, inspection_hasher(makers), process_from=0, size=7,
+                              lookup=Lookup(database, makers)):
+        assert read.stored_lots is not None
+        looked_up.update(read.stored_lots["ua-mfr-001"])
+    assert looked_up == expected
+    # a server that cannot start its work leaves the look-ups to the import
+    for read in read_manifest(source, inspection_hasher(makers), process_from=0, size=7,
+                              lookup=Lookup(str(tmp_path / "no-such.db"), makers)):
+        assert read.stored_lots is None
+    assert not multiprocessing.active_children()
 
 
 def test_parallel_refusals_name_the_same_rows_and_write_nothing(

@@ -77,6 +77,7 @@ from dronedeal.services.licenses import DrawdownRefusedError, draw_down_many
 from dronedeal.services.manifest_reader import (
     PROCESS_FROM_BYTES,
     LeafHasher,
+    Lookup,
     ReadBatch,
     inspection_hasher,
     inspection_leaf,
@@ -236,11 +237,13 @@ class _Import:
         for read in self.read(source, None):
             yield read.batch.rows, _typed(read.batch)
 
-    def read(self, source: TableSource, hasher: LeafHasher | None) -> Iterator[ReadBatch]:
+    def read(self, source: TableSource, hasher: LeafHasher | None,
+             lookup: Lookup | None = None) -> Iterator[ReadBatch]:
         """The batches of `source` after their errors are noted, with each row's leaf hash
         and their log nodes when a second process read them (`manifest_reader`)."""
         for read in read_manifest(source, hasher, edge=lambda: audit.right_edge(self.session),
-                                  process_from=self.process_from, size=self.batch_rows):
+                                  lookup=lookup, process_from=self.process_from,
+                                  size=self.batch_rows):
             for error in read.batch.errors:
                 self.refuse(error.file, error.row, error.column, error.message)
             yield read
@@ -592,7 +595,9 @@ class _Import:
         days: dict[int, dt.date] = {}
         day_texts: dict[dt.date, str] = {}
         created = unchanged = 0
-        for read in self.read(source, inspection_hasher(self.makers())):
+        database = store.lookup_database(self.session)
+        lookup = None if database is None else Lookup(database, self.makers())
+        for read in self.read(source, inspection_hasher(self.makers()), lookup):
             rows, values, hashes = read.batch.rows, _typed(read.batch), read.hashes
             # 1. per row: the product's manufacturer, the unit's key, a second inspection
             #    of it in this import, and the look-ups the store must answer
@@ -633,7 +638,9 @@ class _Import:
                 if inspected_before:
                     done_lookups[maker].append(serial)
             # 2. the store: shipments of earlier imports, inspections already stored
-            earlier = {maker: store.shipped_lots_of(self.session, maker, serials)
+            stored_lots = read.stored_lots or {}
+            earlier = {maker: stored_lots[maker] if maker in stored_lots else
+                       store.shipped_lots_of(self.session, maker, serials)
                        for maker, serials in ship_lookups.items()}
             done = {maker: store.inspections_of(self.session, maker, serials)
                     for maker, serials in done_lookups.items()}

@@ -20,6 +20,12 @@ Invariants:
   transaction then rolls back like on any other error.
 - The reader holds one batch beyond the one being sent (a pipe between the processes
   holds no more), and ends when the import stops reading, however it stops.
+- On a SQLite file, the reader of an inspections file also has the shipments stored
+  before of each batch's units looked up, by `store.serial_scan.serve` in a fresh
+  interpreter (its own connection, no SQLite state inherited through `fork`). It reads
+  the last committed state: all the import sees of earlier imports, since the import
+  holds the write lock from its start; units this import shipped are in the import's
+  memory and never asked for. If the server fails, the import looks them up itself.
 - Leaf texts: `canonical_json` of the leaf document, written directly since ids hold
   only `[A-Za-z0-9._:-]`, which JSON never escapes; the one free-text value, an
   inspection's reason, goes through the canonical encoder (tests check they agree).
@@ -27,8 +33,13 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -40,9 +51,12 @@ from dronedeal.pack.batches import BATCH_ROWS, Batch, iter_batches
 from dronedeal.pack.sources import TableSource
 from dronedeal.pack.tables import TABLES
 from dronedeal.services.audit import Prepared
+from dronedeal.store import events, serial_scan
 
 #: a CSV manifest of at least this many bytes (some 60k rows) is read by a second process
 PROCESS_FROM_BYTES: Final = 4 << 20
+#: seconds a look-up server gets to end after its input ends
+_SERVER_WAIT: Final = 10.0
 #: head and tail texts kept per reader (distinct product, lot, order, license and date)
 _PARTS_KEPT: Final = 65_536
 
@@ -64,22 +78,35 @@ class ReadBatch:
     #: the log's nodes should every row be appended, in row order, right after the rows
     #: of the batches before (the usual case: the import checks that it is the case)
     prepared: Prepared | None = None
+    #: manufacturer -> `events.shipped_lots_of` of the batch's serials of its products,
+    #: when a look-up server answered them (`Lookup`)
+    stored_lots: dict[str, dict[str, tuple[str, str, str, dt.date]]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Where the reader looks up the shipments stored before of a batch's units: the
+    SQLite file (`events.lookup_database`) and product -> manufacturer."""
+
+    database: str
+    makers: Mapping[str, str]
 
 
 def read_manifest(source: TableSource, hasher: LeafHasher | None, *,
-                  edge: Callable[[], RightEdge] | None = None,
+                  edge: Callable[[], RightEdge] | None = None, lookup: Lookup | None = None,
                   process_from: int = PROCESS_FROM_BYTES, size: int = BATCH_ROWS
                   ) -> Iterator[ReadBatch]:
     """The batches of `source` (`size` rows at most), with leaf hashes by `hasher`, read
     by a second process when the file is a CSV of at least `process_from` bytes and
     `fork` is available; else read here, without hashes. With `edge` (the log's right
-    edge now), the reader also prepares the nodes of each batch's leaves."""
+    edge now), the reader also prepares the nodes of each batch's leaves; with `lookup`,
+    it has the stored shipments of each batch's units looked up (inspections)."""
     batches = iter_batches(source, TABLES[source.table], size=size)
     if hasher is None or not _worth_a_process(source, process_from):
         for batch in batches:
             yield ReadBatch(batch)
         return
-    yield from _in_process(source, batches, hasher, None if edge is None else edge())
+    yield from _in_process(source, batches, hasher, None if edge is None else edge(), lookup)
 
 
 def _worth_a_process(source: TableSource, process_from: int) -> bool:
@@ -92,12 +119,12 @@ def _worth_a_process(source: TableSource, process_from: int) -> bool:
 
 
 def _in_process(source: TableSource, batches: Iterator[Batch], hasher: LeafHasher,
-                edge: RightEdge | None) -> Iterator[ReadBatch]:
+                edge: RightEdge | None, lookup: Lookup | None) -> Iterator[ReadBatch]:
     # fork: the reader starts at once with the compiled spec, the hasher and its master
     # data, and touches nothing of this process's database connection
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    reader = context.Process(target=_read, args=(batches, hasher, edge, sender),
+    reader = context.Process(target=_read, args=(batches, hasher, edge, lookup, sender),
                              name=f"dronedeal-read-{source.table}", daemon=True)
     reader.start()
     sender.close()
@@ -125,9 +152,11 @@ def _in_process(source: TableSource, batches: Iterator[Batch], hasher: LeafHashe
 
 
 def _read(batches: Iterator[Batch], hasher: LeafHasher, edge: RightEdge | None,
-          sender: Connection) -> None:
+          lookup: Lookup | None, sender: Connection) -> None:
     """The reader process: send each batch with its hashes (and the nodes they would
-    add to the log after `edge`), then None (or the error)."""
+    add to the log after `edge`, and the stored shipments of its units), then None (or
+    the error)."""
+    server = None if lookup is None else _LookupServer.start(lookup)
     try:
         try:
             for batch in batches:
@@ -137,7 +166,12 @@ def _read(batches: Iterator[Batch], hasher: LeafHasher, edge: RightEdge | None,
                 if edge is not None and hashes:
                     prepared = Prepared(edge, extend(edge, hashes))
                     edge = prepared.extension.edge
-                sender.send(ReadBatch(batch, hashes, prepared))
+                stored = None
+                if server is not None:
+                    stored = server.stored_lots(batch)
+                    if stored is None:  # the server failed: the importer looks them up
+                        server = None
+                sender.send(ReadBatch(batch, hashes, prepared, stored))
             sender.send(None)
         except OSError:  # the importer stopped reading
             return
@@ -150,6 +184,59 @@ def _read(batches: Iterator[Batch], hasher: LeafHasher, edge: RightEdge | None,
         return
     finally:
         sender.close()
+        if server is not None:
+            server.stop()
+
+
+class _LookupServer:
+    """`serial_scan.serve` in a fresh interpreter, asked by the reader."""
+
+    def __init__(self, process: subprocess.Popen[bytes], makers: Mapping[str, str]) -> None:
+        self.process = process
+        self.makers = makers
+
+    @classmethod
+    def start(cls, lookup: Lookup) -> _LookupServer | None:
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-I", serial_scan.__file__, lookup.database],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        except OSError:
+            return None
+        return cls(process, lookup.makers)
+
+    def stored_lots(self, batch: Batch
+                    ) -> dict[str, dict[str, tuple[str, str, str, dt.date]]] | None:
+        """Per manufacturer, the stored shipments of the batch's serials of its products
+        (products not in the master data are left out: the import refuses their rows);
+        None, the server stopped, if it fails."""
+        wanted: dict[str, list[str]] = {}
+        for value in _values(batch):
+            maker = self.makers.get(value[1])
+            if maker is not None:
+                wanted.setdefault(maker, []).append(value[0])
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None, "the server reads a pipe"
+        assert stdout is not None, "the server writes a pipe"
+        found: dict[str, dict[str, tuple[str, str, str, dt.date]]] = {}
+        try:
+            for maker, serials in wanted.items():
+                serial_scan.send(stdin, (maker, serials))
+                found[maker] = events.shipped_lots_from(serial_scan.receive(stdout))
+        except (OSError, EOFError, pickle.UnpicklingError):
+            self.stop()
+            return None
+        return found
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=_SERVER_WAIT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 # -- leaf texts and hashes ----------------------------------------------------------------

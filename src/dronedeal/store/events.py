@@ -42,8 +42,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress
-from operator import itemgetter
 from typing import Any, Final, cast
 
 from sqlalchemy import (
@@ -63,7 +61,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dronedeal.core.canonical import canonical_json
 from dronedeal.core.money import format_amount
-from dronedeal.store import log
+from dronedeal.store import log, serial_scan
 from dronedeal.store.base import Base, ident
 from dronedeal.store.db import is_sqlite
 from dronedeal.store.master import OrderRow
@@ -195,9 +193,6 @@ def has_inspections(session: Session, manufacturer_id: str) -> bool:
         INSPECTION.c.manufacturer_id == manufacturer_id).limit(1)).first() is not None
 
 
-_first: Final = itemgetter(0)
-
-
 def _days(cells: Iterable[Any]) -> dict[Any, dt.date]:
     """Each distinct date cell as the driver returns it (ISO text on SQLite, a date on
     PostgreSQL) mapped to its date, so that a million rows convert at dict speed."""
@@ -208,31 +203,15 @@ def _days(cells: Iterable[Any]) -> dict[Any, dt.date]:
 def _by_serial(session: Session, table: str, columns: str, manufacturer_id: str,
                serials: Sequence[str]) -> list[Sequence[Any]]:
     """Rows of one manufacturer's `serials` (the serial first), fetched by the driver's
-    own cursor (no per-row result processing). Manifests list serials in runs, so when
-    the stored serials between the smallest and the largest asked for are not many more
-    than those asked for, one range scan of the primary key replaces the `IN` lists (the
-    scan stops after twice as many rows as asked for: then the lists are cheaper)."""
-    asked = set(serials)
-    if not asked:
+    own cursor (no per-row result processing; see `serial_scan.rows_by_serial`)."""
+    if not serials:
         return []
-    mark = "?" if is_sqlite(session) else "%s"
     driver: Any = session.connection().connection.driver_connection
     cursor = driver.cursor()
     try:
-        cursor.execute(
-            f"SELECT serial, {columns} FROM {table} WHERE manufacturer_id = {mark} AND "
-            f"serial BETWEEN {mark} AND {mark} ORDER BY serial LIMIT {mark}",
-            (manufacturer_id, min(asked), max(asked), 2 * len(asked) + 1))
-        stored = cursor.fetchall()
-        if len(stored) <= 2 * len(asked):  # the whole range
-            return list(compress(stored, map(asked.__contains__, map(_first, stored))))
-        rows: list[Sequence[Any]] = []
-        for chunk in _chunks(sorted(asked)):
-            marks = ", ".join(mark for _ in chunk)
-            cursor.execute(f"SELECT serial, {columns} FROM {table} WHERE manufacturer_id = "
-                           f"{mark} AND serial IN ({marks})", (manufacturer_id, *chunk))
-            rows.extend(cursor.fetchall())
-        return rows
+        return serial_scan.rows_by_serial(cursor, "?" if is_sqlite(session) else "%s", table,
+                                          columns, manufacturer_id=manufacturer_id,
+                                          serials=serials)
     finally:
         cursor.close()
 
@@ -253,8 +232,12 @@ def shipped_lots_of(session: Session, manufacturer_id: str, serials: Sequence[st
     """(product_id, lot_id, order_id, shipped_on) of one manufacturer's stored `serials`,
     by serial: what an inspection checks and tallies (`shipments_of` without the license,
     one tuple per unit fewer to build: an inspection import asks for every unit)."""
-    rows = _by_serial(session, "shipment", "product_id, lot_id, order_id, shipped_on",
-                      manufacturer_id, serials)
+    return shipped_lots_from(_by_serial(session, "shipment", serial_scan.SHIPPED_LOTS,
+                                        manufacturer_id, serials))
+
+
+def shipped_lots_from(rows: Sequence[Sequence[Any]]) -> dict[str, tuple[str, str, str, dt.date]]:
+    """`shipped_lots_of` from the rows of `serial_scan.SHIPPED_LOTS` (the serial first)."""
     if not rows:
         return {}
     found, product_ids, lot_ids, order_ids, cells = zip(*rows, strict=True)
@@ -262,6 +245,15 @@ def shipped_lots_of(session: Session, manufacturer_id: str, serials: Sequence[st
     # tuples made by zip, in C: a million units cost no Python step each
     return dict(zip(found, zip(product_ids, lot_ids, order_ids, map(day.__getitem__, cells),
                                strict=True), strict=True))
+
+
+def lookup_database(session: Session) -> str | None:
+    """The SQLite file of `session`, which another process may read stored shipments from
+    (`serial_scan.serve`); None on PostgreSQL or an in-memory database."""
+    url = session.get_bind().engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
 
 
 def inspections_of(session: Session, manufacturer_id: str, serials: Sequence[str]
