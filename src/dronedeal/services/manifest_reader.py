@@ -4,9 +4,9 @@ its log leaves.
 A manifest of a million rows is read by a second process: it parses the CSV into typed
 batches (`pack.iter_batches`) and hashes the log leaf of every row as the import would
 append it, while the importing process checks and writes the batch before. The import
-uses a row's hash only if it accepts the row, so the reader needs no database and
-decides nothing: a row it cannot place (an unknown product) gets a hash that is never
-used, since the import refuses that row.
+uses a row's hash only if it accepts the row, so the reader writes nothing and decides
+nothing: a row it cannot place (an unknown product) gets a hash that is never used,
+since the import refuses that row.
 
 Invariants:
 
@@ -229,9 +229,11 @@ class _LookupServer:
         return found
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            if self.process.stdin is not None:
-                self.process.stdin.close()
+        """End the server (its input ends) and wait for it."""
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
         try:
             self.process.wait(timeout=_SERVER_WAIT)
         except subprocess.TimeoutExpired:
