@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import binascii
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -110,16 +110,63 @@ def append_leaves(session: Session, leaves: Sequence[tuple[str, str]],
                   signer: note.NoteSigner, *, hashes: bytes | None = None) -> AppendResult:
     """Append `(kind, canonical JSON)` leaves and sign one checkpoint of the new size.
     `hashes`, when given, are `leaf_hashes(leaves)`."""
+    _check_kinds(leaves)
     if not leaves:
-        _check_kinds(leaves)
         size = log.tree_size(session)
         return AppendResult(size, size, _root_at(session, size), None)
+    if hashes is None:
+        hashes = leaf_hashes(leaves)
+    assert len(hashes) == len(leaves) * merkle.HASH_SIZE, "one hash per leaf"
+    return _append(session, hashes, signer,
+                   lambda size: log.insert_leaves(session, size, leaves))
+
+
+def append_derived(session: Session, kind: str, hashes: bytes, signer: note.NoteSigner, *,
+                   prepared: Prepared | None = None) -> AppendResult:
+    """Append leaves of a derived `kind` (their rows, written by the caller, hold the
+    text), given their concatenated RFC 6962 hashes, and sign one checkpoint: what
+    `append_leaves` does with such leaves, without their texts. `prepared`: the nodes
+    of these leaves computed elsewhere in advance, used when they extend this log."""
+    assert len(hashes) % merkle.HASH_SIZE == 0, "leaf hashes are 32 bytes each"
+    count = len(hashes) // merkle.HASH_SIZE
+    if not count:
+        size = log.tree_size(session)
+        return AppendResult(size, size, _root_at(session, size), None)
+    return _append(session, hashes, signer,
+                   lambda size: log.insert_derived(session, size, kind, count),
+                   prepared=prepared)
+
+
+def right_edge(session: Session) -> merkle.RightEdge:
+    """The log's right edge now: what an appender extends (see `Prepared`)."""
+    size = log.tree_size(session)
+    return log.right_edge(size, log.edge_tiles(session, size))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """`merkle.extend(edge, hashes)`, computed ahead (by another process): an append of
+    exactly `hashes` to a log whose right edge is `edge` stores its nodes as they are.
+    Anything else, and the append computes its nodes itself."""
+
+    edge: merkle.RightEdge
+    extension: merkle.Extension
+
+    def fits(self, edge: merkle.RightEdge, hashes: bytes) -> bool:
+        leaves = self.extension.runs[0]
+        return (self.edge == edge and leaves.level == 0 and leaves.first_index == edge.size
+                and leaves.hashes == hashes)
+
+
+def _append(session: Session, hashes: bytes, signer: note.NoteSigner,
+            insert_leaves: Callable[[int], None], *, prepared: Prepared | None = None
+            ) -> AppendResult:
+    """Extend the tree by leaves of `hashes`, which `insert_leaves(first_index)` stores;
+    write the nodes and sign the new size."""
     log.lock_for_append(session)
     size = log.tree_size(session)
-    tiles = log.edge_tiles(session, size)
-    growth = grow(size, tiles, leaves, leaf_hashes(leaves) if hashes is None else hashes,
-                  signer)
-    return write_growth(session, growth)
+    growth = grow(size, log.edge_tiles(session, size), hashes, signer, prepared=prepared)
+    return write_growth(session, growth, insert_leaves)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,33 +175,37 @@ class Growth:
 
     size: int
     tiles: dict[tuple[int, int], bytes]
-    leaves: Sequence[tuple[str, str]]
     runs: Sequence[merkle.NodeRun]
     tree_size: int
     root: bytes
     checkpoint: str
 
 
-def grow(size: int, tiles: dict[tuple[int, int], bytes], leaves: Sequence[tuple[str, str]],
-         hashes: bytes, signer: note.NoteSigner) -> Growth:
-    """The new nodes, root and signed checkpoint of appending `leaves` (with their
-    `hashes`) to a log of `size` leaves whose edge tiles are `tiles`: no database work,
-    so a caller can do it while the database takes in other rows of the same batch."""
-    _check_kinds(leaves)
-    assert leaves, "an append adds leaves"
-    assert len(hashes) == len(leaves) * merkle.HASH_SIZE, "one hash per leaf"
-    extension = merkle.extend(log.right_edge(size, tiles), hashes)
+def grow(size: int, tiles: dict[tuple[int, int], bytes], hashes: bytes,
+         signer: note.NoteSigner, *, prepared: Prepared | None = None) -> Growth:
+    """The new nodes, root and signed checkpoint of appending leaves of `hashes` to a log
+    of `size` leaves whose edge tiles are `tiles`: no database work, so a caller can do
+    it while the database takes in other rows of the same batch. `prepared` nodes are
+    taken when they fit."""
+    assert hashes, "an append adds leaves"
+    assert len(hashes) % merkle.HASH_SIZE == 0, "leaf hashes are 32 bytes each"
+    edge = log.right_edge(size, tiles)
+    if prepared is not None and prepared.fits(edge, hashes):
+        extension = prepared.extension
+    else:
+        extension = merkle.extend(edge, hashes)
     new_size = extension.edge.size
-    assert new_size == size + len(leaves)
+    assert new_size == size + len(hashes) // merkle.HASH_SIZE
     root = extension.edge.root()
     signed = note.sign_note(note.Checkpoint(signer.name, new_size, root).body(), signer)
-    return Growth(size, tiles, leaves, extension.runs, new_size, root, signed)
+    return Growth(size, tiles, extension.runs, new_size, root, signed)
 
 
-def write_growth(session: Session, growth: Growth) -> AppendResult:
-    """Write what `grow` worked out; the append lock must be held since `growth.size`
-    was read (`log.lock_for_append`)."""
-    log.insert_leaves(session, growth.size, growth.leaves)
+def write_growth(session: Session, growth: Growth, insert_leaves: Callable[[int], None]
+                 ) -> AppendResult:
+    """Write what `grow` worked out, the leaves by `insert_leaves(first_index)`; the
+    append lock must be held since `growth.size` was read (`log.lock_for_append`)."""
+    insert_leaves(growth.size)
     log.write_nodes(session, growth.size, growth.runs, growth.tiles)
     log.insert_checkpoint(session, tree_size=growth.tree_size, root=growth.root,
                           note=growth.checkpoint, created_at=datetime.now(UTC))

@@ -40,19 +40,17 @@ leaf's text: `store.events` renders it back from the row (a derived leaf kind).
 from __future__ import annotations
 
 import bisect
-import contextlib
 import datetime as dt
 import gc
-import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from queue import Empty, Full, Queue
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dronedeal.core import merkle
 from dronedeal.core.canonical import canonical_json
 from dronedeal.core.compliance import Decision
 from dronedeal.core.errors import RefusedError, RowError
@@ -68,15 +66,25 @@ from dronedeal.core.licenses import Draw
 from dronedeal.core.money import format_amount
 from dronedeal.core.note import NoteSigner
 from dronedeal.core.records import Agreement, Flow, License, Order, Party, Product
-from dronedeal.pack.batches import BATCH_ROWS, iter_batches
+from dronedeal.pack.batches import BATCH_ROWS, Batch
 from dronedeal.pack.cells import quoted
 from dronedeal.pack.sources import TableSource
-from dronedeal.pack.tables import TABLES
 from dronedeal.rules import RulesetLibrary
 from dronedeal.services import audit
 from dronedeal.services.compliance import ComplianceGate, compliance_gate
 from dronedeal.services.ledger import MAX_BATCH, post_transfers
 from dronedeal.services.licenses import DrawdownRefusedError, draw_down_many
+from dronedeal.services.manifest_reader import (
+    PROCESS_FROM_BYTES,
+    LeafHasher,
+    Lookup,
+    ReadBatch,
+    inspection_hasher,
+    inspection_leaf,
+    read_manifest,
+    shipment_hasher,
+    shipment_leaf_parts,
+)
 from dronedeal.store import compliance as license_store
 from dronedeal.store import events as store
 from dronedeal.store import ledger as ledger_store
@@ -145,15 +153,20 @@ class _World:
 
 
 def import_events(session: Session, sources: Mapping[str, TableSource], signer: NoteSigner,
-                  *, library: RulesetLibrary | None = None) -> EventSummary:
+                  *, library: RulesetLibrary | None = None,
+                  process_from: int = PROCESS_FROM_BYTES,
+                  batch_rows: int = BATCH_ROWS) -> EventSummary:
     """Import the event tables among `sources` (table -> where it is); RefusedError with
-    every error, the caller rolling back. Runs after the master tables, same transaction."""
+    every error, the caller rolling back. Runs after the master tables, same transaction.
+    Files are read `batch_rows` rows at a time; a manifest (shipments, inspections) of at
+    least `process_from` bytes is read by a second process (`manifest_reader`)."""
     present = [table for table in EVENT_ORDER if table in sources]
     summary = EventSummary()
     if not present:
         return summary
     log.lock_for_append(session)
-    run = _Import(session, signer, _World.load(session), summary, library)
+    run = _Import(session, signer, _World.load(session), summary, library,
+                  process_from=process_from, batch_rows=batch_rows)
     current = present[0]
     # The batches allocate millions of short-lived tuples while the import holds a large
     # key map: the cyclic collector would rescan everything over and over (a third of an
@@ -190,8 +203,11 @@ class _Import:
     """One event import: the state shared by its tables."""
 
     def __init__(self, session: Session, signer: NoteSigner, world: _World,
-                 summary: EventSummary, library: RulesetLibrary | None) -> None:
+                 summary: EventSummary, library: RulesetLibrary | None, *,
+                 process_from: int = PROCESS_FROM_BYTES, batch_rows: int = BATCH_ROWS) -> None:
         self.session = session
+        self.process_from = process_from
+        self.batch_rows = batch_rows
         self.signer = signer
         self.world = world
         self.summary = summary
@@ -218,10 +234,24 @@ class _Import:
             raise _TooManyErrors
 
     def batches(self, source: TableSource) -> Iterator[tuple[list[int], list[tuple[Any, ...]]]]:
-        for batch in _prefetched(iter_batches(source, TABLES[source.table], size=BATCH_ROWS)):
-            for error in batch.errors:
+        for read in self.read(source, None):
+            yield read.batch.rows, _typed(read.batch)
+
+    def read(self, source: TableSource, hasher: LeafHasher | None,
+             lookup: Lookup | None = None) -> Iterator[ReadBatch]:
+        """The batches of `source` after their errors are noted, with each row's leaf hash
+        and their log nodes when a second process read them (`manifest_reader`)."""
+        for read in read_manifest(source, hasher, edge=lambda: audit.right_edge(self.session),
+                                  lookup=lookup, process_from=self.process_from,
+                                  size=self.batch_rows):
+            for error in read.batch.errors:
                 self.refuse(error.file, error.row, error.column, error.message)
-            yield batch.rows, batch.values
+            yield read
+
+    def makers(self) -> dict[str, str]:
+        """Product -> manufacturer (the product's supplier)."""
+        return {product_id: product.supplier_id
+                for product_id, product in self.world.products.items()}
 
     def decide(self, flow: Flow, agreement_id: str, product_id: str, on: dt.date) -> Decision:
         key = (agreement_id, flow.flow_id, product_id, on)
@@ -250,6 +280,16 @@ class _Import:
         self.summary.leaves += len(leaves)
         return result.first_index
 
+    def append_hashed(self, table: str, read: ReadBatch, leaf_rows: list[int]) -> int:
+        """Append the event leaves of the rows `leaf_rows` of a batch the reader hashed
+        (the rows about to be written hold their text); the index of the first."""
+        assert read.hashes is not None, "the reader hashed the batch"
+        result = audit.append_derived(
+            self.session, LEAF_KINDS[table], _picked(read.batch.rows, read.hashes, leaf_rows),
+            self.signer, prepared=read.prepared)
+        self.summary.leaves += result.tree_size - result.first_index
+        return result.first_index
+
     def post(self, transfers: Sequence[Transfer]) -> None:
         currencies = {a.agreement_id: a.currency for a in self.world.agreements.values()}
         for start in range(0, len(transfers), MAX_BATCH):
@@ -273,7 +313,8 @@ class _Import:
         lot_signature: dict[str, tuple[str, ...]] = {}
         created = unchanged = 0
         seen = self.shipped
-        for rows, values in self.batches(source):
+        for read in self.read(source, shipment_hasher(self.makers())):
+            rows, values, hashes = read.batch.rows, _typed(read.batch), read.hashes
             # 1. per row: the shared checks (once per product, order, license and date),
             #    the serial's key, and its group (lot and combo)
             groups: dict[tuple[str, _ShipCombo], list[tuple[int, str, str]]] = {}
@@ -305,7 +346,8 @@ class _Import:
             self._load_totals({combo for _, combo in groups}, order_used, license_used)
             # 3. per group: quantity and value left, then the writes
             rows_out: list[tuple[Any, ...]] = []
-            leaves: list[str] = []
+            leaves: list[str] = []  # their texts, when the reader did not hash them
+            leaf_rows: list[int] = []
             draws: list[Draw] = []
             draw_rows: list[int] = []
             for (lot_id, combo), units in groups.items():
@@ -327,15 +369,21 @@ class _Import:
                 created += len(kept)
                 if self.errors or not kept:
                     continue
-                head, tail = _shipment_leaf_parts(lot_id, combo)
-                leaves.extend([head + serial + tail for _, serial, _ in kept])
                 maker, product_id, order_id = combo.maker, combo.product_id, combo.order.order_id
                 license_id, shipped_on = combo.license_id, combo.shipped_on
+                if hashes is None:
+                    head, tail = shipment_leaf_parts(
+                        license_id=license_id, lot_id=lot_id, maker=maker, order_id=order_id,
+                        product_id=product_id, day_text=combo.day_text)
+                    leaves.extend([head + serial + tail for _, serial, _ in kept])
+                else:
+                    leaf_rows.extend([row for row, _, _ in kept])
                 rows_out.extend([(maker, serial, product_id, lot_id, order_id, license_id,
                                   shipped_on) for _, serial, _ in kept])
             if self.errors or not rows_out:
                 continue
-            first_leaf = self.append("shipments", leaves)
+            first_leaf = (self.append("shipments", leaves) if hashes is None else
+                          self.append_hashed("shipments", read, leaf_rows))
             store.insert_shipments(self.session, rows_out, first_leaf)
             tallies.add_shipments(self.session, rows_out)
             if draws:
@@ -547,7 +595,10 @@ class _Import:
         days: dict[int, dt.date] = {}
         day_texts: dict[dt.date, str] = {}
         created = unchanged = 0
-        for rows, values in self.batches(source):
+        database = store.lookup_database(self.session)
+        lookup = None if database is None else Lookup(database, self.makers())
+        for read in self.read(source, inspection_hasher(self.makers()), lookup):
+            rows, values, hashes = read.batch.rows, _typed(read.batch), read.hashes
             # 1. per row: the product's manufacturer, the unit's key, a second inspection
             #    of it in this import, and the look-ups the store must answer
             candidates: list[tuple[int, tuple[Any, ...], str, str, int | None]] = []
@@ -587,14 +638,17 @@ class _Import:
                 if inspected_before:
                     done_lookups[maker].append(serial)
             # 2. the store: shipments of earlier imports, inspections already stored
-            earlier = {maker: store.shipped_lots_of(self.session, maker, serials)
+            stored_lots = read.stored_lots or {}
+            earlier = {maker: stored_lots[maker] if maker in stored_lots else
+                       store.shipped_lots_of(self.session, maker, serials)
                        for maker, serials in ship_lookups.items()}
             done = {maker: store.inspections_of(self.session, maker, serials)
                     for maker, serials in done_lookups.items()}
             # 3. per row: the unit's shipment, dates, acceptance; the writes
             writes: list[tuple[Any, ...]] = []
             lots: list[tuple[str, str]] = []  # (lot, order) of each write, for the tally
-            leaves: list[str] = []
+            leaves: list[str] = []  # their texts, when the reader did not hash them
+            leaf_rows: list[int] = []
             for row, (serial, product_id, result, reason, inspected_on), maker, unit, packed in (
                     candidates):
                 if packed is not None:
@@ -652,19 +706,21 @@ class _Import:
                 created += 1
                 if self.errors:
                     continue
-                day_text = day_texts.get(inspected_on)
-                if day_text is None:
-                    day_text = day_texts[inspected_on] = inspected_on.isoformat()
-                reason_text = "null" if reason is None else _string(reason)
-                leaves.append(
-                    f'{{"inspected_on":"{day_text}","kind":"inspection",'
-                    f'"manufacturer_id":"{maker}","product_id":"{product_id}",'
-                    f'"reason":{reason_text},"result":"{result}","serial":"{serial}"}}')
+                if hashes is None:
+                    day_text = day_texts.get(inspected_on)
+                    if day_text is None:
+                        day_text = day_texts[inspected_on] = inspected_on.isoformat()
+                    leaves.append(inspection_leaf(serial, maker=maker, product_id=product_id,
+                                                  result=result, reason=reason,
+                                                  day_text=day_text))
+                else:
+                    leaf_rows.append(row)
                 writes.append((maker, serial, product_id, result, reason, inspected_on))
                 lots.append((lot_id, order_id))
             if self.errors or not writes:
                 continue
-            first_leaf = self.append("inspections", leaves)
+            first_leaf = (self.append("inspections", leaves) if hashes is None else
+                          self.append_hashed("inspections", read, leaf_rows))
             store.insert_inspections(self.session, writes, first_leaf)
             tallies.add_inspections(self.session, writes, lots)
         self.count("inspections", created if not self.errors else 0, unchanged)
@@ -990,51 +1046,6 @@ class _Import:
         return members
 
 
-_T = TypeVar("_T")
-#: batches read ahead by the reader thread
-_READ_AHEAD: Final = 2
-
-
-def _prefetched(items: Iterator[_T]) -> Iterator[_T]:
-    """`items`, produced by a reader thread up to `_READ_AHEAD` ahead: the next batch is
-    parsed while the database writes this one (SQLite and psycopg release the GIL
-    while they work), without holding more than a few batches."""
-    queue: Queue[tuple[bool, object]] = Queue(maxsize=_READ_AHEAD)
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        queue.put((True, item), timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put((False, None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            queue.put((False, exc))
-
-    reader = threading.Thread(target=read, name="dronedeal-batch-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            more, item = queue.get()
-            if not more:
-                if isinstance(item, BaseException):
-                    raise item
-                return
-            yield cast(_T, item)
-    finally:
-        stop.set()
-        while reader.is_alive():  # unblock a reader waiting on a full queue, then join
-            with contextlib.suppress(Empty):
-                queue.get_nowait()
-            reader.join(timeout=0.1)
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class _ShipCombo:
     """What every shipment row of one product, order, license and date shares."""
@@ -1095,18 +1106,15 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-_MISSING: Final = object()
-#: the inspection leaf is written directly like the shipment's (see `_shipment_leaf_parts`);
-#: its one free-text value, the reason, goes through the canonical encoder
-_string = canonical_json
+def _typed(batch: Batch) -> list[tuple[Any, ...]]:
+    """A batch's values as the table's checks unpack them (typed by its spec)."""
+    return cast(list[tuple[Any, ...]], batch.values)
 
 
-def _shipment_leaf_parts(lot_id: str, combo: _ShipCombo) -> tuple[str, str]:
-    """The text of a shipment leaf before and after its serial: `canonical_json` of
-    the leaf, written directly since ids hold only `[A-Za-z0-9._:-]`, which JSON never
-    escapes (the tests check the two agree)."""
-    license_text = "null" if combo.license is None else f'"{combo.license.license_id}"'
-    head = (f'{{"kind":"shipment","license_id":{license_text},"lot_id":"{lot_id}",'
-            f'"manufacturer_id":"{combo.maker}","order_id":"{combo.order.order_id}",'
-            f'"product_id":"{combo.product_id}","serial":"')
-    return head, f'","shipped_on":"{combo.day_text}"}}'
+def _picked(rows: list[int], hashes: bytes, leaf_rows: list[int]) -> bytes:
+    """The leaf hashes of the rows `leaf_rows`, in that order, from the reader's `hashes`
+    of a batch's `rows`."""
+    if leaf_rows == rows:
+        return hashes
+    by_row = dict(zip(rows, merkle.split_hashes(hashes), strict=True))
+    return b"".join([by_row[row] for row in leaf_rows])

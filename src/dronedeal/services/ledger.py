@@ -127,12 +127,13 @@ def _post_all_new(
     log.lock_for_append(session)
     first_leaf = log.tree_size(session)
     tiles = log.edge_tiles(session, first_leaf)
-    grown: list[audit.Growth] = []
+    grown: list[tuple[list[tuple[str, str]], audit.Growth]] = []
 
     def prepare(rows: store.Rows) -> None:
         # `post_transfers` found no batch_problems in these transfers
         leaves = [(LEAF_KIND, text) for text in leaf_texts_of(rows, checked=True)]
-        grown.append(audit.grow(first_leaf, tiles, leaves, audit.leaf_hashes(leaves), signer))
+        grown.append((leaves, audit.grow(first_leaf, tiles, audit.leaf_hashes(leaves),
+                                         signer)))
 
     # the leaves are written and hashed, the tree grown and the checkpoint signed after
     # the rows are sent and before the database answers (PostgreSQL's COPY runs in its
@@ -140,7 +141,9 @@ def _post_all_new(
     if not store.insert_if_new(session, transfers, first_leaf, meanwhile=prepare):
         return None
     # the append lock is held since before the size was read, so nobody got in between
-    appended = audit.write_growth(session, grown[0])
+    leaves, growth = grown[0]
+    appended = audit.write_growth(session, growth,
+                                  lambda size: log.insert_leaves(session, size, leaves))
     assert appended.first_index == first_leaf, "the rows name the leaves that hold them"
     assert appended.tree_size == first_leaf + len(transfers), "one leaf per transfer"
     return PostResult(len(transfers), 0, first_leaf, appended.tree_size, appended.root)

@@ -61,7 +61,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dronedeal.core.canonical import canonical_json
 from dronedeal.core.money import format_amount
-from dronedeal.store import log
+from dronedeal.store import log, serial_scan
 from dronedeal.store.base import Base, ident
 from dronedeal.store.db import is_sqlite
 from dronedeal.store.master import OrderRow
@@ -203,32 +203,15 @@ def _days(cells: Iterable[Any]) -> dict[Any, dt.date]:
 def _by_serial(session: Session, table: str, columns: str, manufacturer_id: str,
                serials: Sequence[str]) -> list[Sequence[Any]]:
     """Rows of one manufacturer's `serials` (the serial first), fetched by the driver's
-    own cursor (no per-row result processing). Manifests list serials in runs, so when
-    the stored serials between the smallest and the largest asked for are not many more
-    than those asked for, one range scan of the primary key replaces the `IN` lists (the
-    scan stops after twice as many rows as asked for: then the lists are cheaper)."""
-    wanted = sorted(set(serials))
-    if not wanted:
+    own cursor (no per-row result processing; see `serial_scan.rows_by_serial`)."""
+    if not serials:
         return []
-    mark = "?" if is_sqlite(session) else "%s"
     driver: Any = session.connection().connection.driver_connection
     cursor = driver.cursor()
     try:
-        cursor.execute(
-            f"SELECT serial, {columns} FROM {table} WHERE manufacturer_id = {mark} AND "
-            f"serial BETWEEN {mark} AND {mark} ORDER BY serial LIMIT {mark}",
-            (manufacturer_id, wanted[0], wanted[-1], 2 * len(wanted) + 1))
-        stored = cursor.fetchall()
-        if len(stored) <= 2 * len(wanted):  # the whole range
-            asked = set(wanted)
-            return [row for row in stored if row[0] in asked]
-        rows: list[Sequence[Any]] = []
-        for chunk in _chunks(wanted):
-            marks = ", ".join(mark for _ in chunk)
-            cursor.execute(f"SELECT serial, {columns} FROM {table} WHERE manufacturer_id = "
-                           f"{mark} AND serial IN ({marks})", (manufacturer_id, *chunk))
-            rows.extend(cursor.fetchall())
-        return rows
+        return serial_scan.rows_by_serial(cursor, "?" if is_sqlite(session) else "%s", table,
+                                          columns, manufacturer_id=manufacturer_id,
+                                          serials=serials)
     finally:
         cursor.close()
 
@@ -249,11 +232,28 @@ def shipped_lots_of(session: Session, manufacturer_id: str, serials: Sequence[st
     """(product_id, lot_id, order_id, shipped_on) of one manufacturer's stored `serials`,
     by serial: what an inspection checks and tallies (`shipments_of` without the license,
     one tuple per unit fewer to build: an inspection import asks for every unit)."""
-    rows = _by_serial(session, "shipment", "product_id, lot_id, order_id, shipped_on",
-                      manufacturer_id, serials)
-    day = _days(row[4] for row in rows)
-    return {serial: (product_id, lot_id, order_id, day[shipped_on])
-            for serial, product_id, lot_id, order_id, shipped_on in rows}
+    return shipped_lots_from(_by_serial(session, "shipment", serial_scan.SHIPPED_LOTS,
+                                        manufacturer_id, serials))
+
+
+def shipped_lots_from(rows: Sequence[Sequence[Any]]) -> dict[str, tuple[str, str, str, dt.date]]:
+    """`shipped_lots_of` from the rows of `serial_scan.SHIPPED_LOTS` (the serial first)."""
+    if not rows:
+        return {}
+    found, product_ids, lot_ids, order_ids, cells = zip(*rows, strict=True)
+    day = _days(cells)
+    # tuples made by zip, in C: a million units cost no Python step each
+    return dict(zip(found, zip(product_ids, lot_ids, order_ids, map(day.__getitem__, cells),
+                               strict=True), strict=True))
+
+
+def lookup_database(session: Session) -> str | None:
+    """The SQLite file of `session`, which another process may read stored shipments from
+    (`serial_scan.serve`); None on PostgreSQL or an in-memory database."""
+    url = session.get_bind().engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
 
 
 def inspections_of(session: Session, manufacturer_id: str, serials: Sequence[str]

@@ -285,6 +285,17 @@ def insert_leaves(session: Session, first_index: int, leaves: Sequence[tuple[str
                                        for first, kind, last in runs])
 
 
+def insert_derived(session: Session, first_index: int, kind: str, count: int) -> None:
+    """Write `count` leaves of a derived `kind` from `first_index` on: one row for the
+    run, their text being in the rows of the kind's table (what `insert_leaves` writes
+    for such a run, without a Python step per leaf)."""
+    assert kind in _DERIVED, f"leaf kind {kind!r} is not derived"
+    assert count > 0, "a run holds at least one leaf"
+    _mark_appended(session)
+    session.execute(insert(LEAF), [{"idx": first_index, "kind": kind,
+                                    "last_idx": first_index + count - 1}])
+
+
 def edge_tiles(session: Session, size: int) -> dict[tuple[int, int], bytes]:
     """The last tile of every level of a tree of `size` leaves: they hold its right
     edge and the partial tiles an append extends."""
