@@ -10,9 +10,18 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from tests.services.test_deliveries import inspections, shipments
 from tests.services.test_ledger import EXAMPLE, post
+from tests.services.test_manifest_reader import (
+    checked_units,
+    import_files,
+    interleaved_lots,
+    master,
+)
+from tests.verifying import verified
 
 from dronedeal.services import audit, keys
 from dronedeal.store import log
@@ -114,3 +123,57 @@ def test_revision_0005_folds_text_less_leaves_into_runs_and_the_log_still_verifi
         assert [entry["leaf"] for entry in audit.entries(session)] == texts
         assert [p["leaf"] for p in audit.inclusion_proofs(session, [6, 2, 0])] == [
             texts[6], texts[2], texts[0]]
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def unit_rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    with engine.connect() as connection:
+        return {table: [tuple(row) for row in connection.execute(text(
+            f"SELECT * FROM {table} ORDER BY leaf_index"))] for table in ("shipment", "inspection")}
+
+
+def test_revision_0007_keys_the_unit_tables_by_leaf_and_keeps_every_row_and_check(
+    bare: Engine, tmp_path: Path
+) -> None:
+    signer = keys.create_key(tmp_path / "signing.key", "dronedeal.test/log")
+    upgrade(bare, "0006")
+    master(bare, tmp_path, signer)
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "shipments.csv").write_text(shipments(interleaved_lots()), encoding="utf-8")
+    (folder / "inspections.csv").write_text(inspections(checked_units()), encoding="utf-8")
+    import_files(bare, folder, signer, parallel=False)
+    before = unit_rows(bare)
+    assert len(before["shipment"]) == len(before["inspection"]) == 40
+
+    upgrade(bare, "head")
+    assert unit_rows(bare) == before
+    with bare.connect() as connection:
+        keys_of = {table: inspect(connection).get_pk_constraint(table)["constrained_columns"]
+                   for table in ("shipment", "inspection")}
+    assert keys_of == {"shipment": ["leaf_index"], "inspection": ["leaf_index"]}
+    assert verified(bare, signer.vkey()).ok
+    # a serial is still unique per manufacturer, and an inspection still needs its shipment
+    serial = before["shipment"][0][1]
+    for statement in (
+            f"INSERT INTO shipment SELECT manufacturer_id, serial, product_id, lot_id, order_id, "
+            f"license_id, shipped_on, 10000 FROM shipment WHERE serial = '{serial}'",
+            f"INSERT INTO inspection SELECT manufacturer_id, 'no-such-serial', product_id, "
+            f"result, reason, inspected_on, 10001 FROM inspection WHERE serial = '{serial}'"):
+        with pytest.raises(IntegrityError), bare.begin() as connection:
+            connection.execute(text(statement))
+    assert unit_rows(bare) == before
+
+    downgrade(bare, "0006")
+    assert unit_rows(bare) == before
+    with bare.connect() as connection:
+        assert inspect(connection).get_pk_constraint("shipment")["constrained_columns"] == [
+            "manufacturer_id", "serial"]
+    upgrade(bare, "head")
+    assert unit_rows(bare) == before

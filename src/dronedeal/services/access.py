@@ -570,7 +570,9 @@ def get_unit(session: Session, viewer: User | None, serial: str,
         .order_by(ShipmentRow.manufacturer_id).limit(1)).first()
     if shipment is None:
         raise NotVisibleError(f"no unit {serial!r} you may read")
-    inspection = session.get(InspectionRow, (shipment.manufacturer_id, serial))
+    inspection = session.scalars(select(InspectionRow).where(
+        InspectionRow.manufacturer_id == shipment.manufacturer_id,
+        InspectionRow.serial == serial)).one_or_none()
     order = session.get(OrderRow, shipment.order_id)
     assert order is not None, "a shipment names a stored order"
     lic = session.get(LicenseRow, shipment.license_id) if shipment.license_id else None

@@ -50,9 +50,11 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
     insert,
     select,
@@ -69,38 +71,46 @@ from dronedeal.store.master import OrderRow
 Id = ident()
 
 
+#: the key of a unit table (shipments, inspections): the log leaf that holds the row.
+#: On SQLite an INTEGER PRIMARY KEY is the table's rowid, so rows, which arrive in leaf
+#: order, are appended to the table's own B-tree and no index of their leaf is kept
+#: beside it (revision 0007); a serial's uniqueness per manufacturer is a unique index.
+LeafKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class ShipmentRow(Base):
     __tablename__ = "shipment"
     # No index on `order_id`: units per order are counted in `unit_tally`
     # (`tallies.shipped_per_order`), and every query that names orders also names a lot
     # or a serial; each index is a B-tree a million-row import feeds (revision 0006).
-    __table_args__ = (Index("ix_shipment_lot", "lot_id"),)
+    __table_args__ = (UniqueConstraint("manufacturer_id", "serial"),
+                      Index("ix_shipment_lot", "lot_id"))
     #: the product's supplier: a serial is unique per manufacturer (SPEC §3 inv. 6)
-    manufacturer_id: Mapped[str] = mapped_column(
-        ForeignKey("party.party_id"), primary_key=True)
-    serial: Mapped[str] = mapped_column(Id, primary_key=True)
+    manufacturer_id: Mapped[str] = mapped_column(ForeignKey("party.party_id"))
+    serial: Mapped[str] = mapped_column(Id)
     product_id: Mapped[str] = mapped_column(ForeignKey("product.product_id"))
     lot_id: Mapped[str] = mapped_column(Id)
     order_id: Mapped[str] = mapped_column(ForeignKey("purchase_order.order_id"))
     license_id: Mapped[str | None] = mapped_column(ForeignKey("export_license.license_id"))
     shipped_on: Mapped[dt.date] = mapped_column(Date)
-    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+    leaf_index: Mapped[int] = mapped_column(LeafKey, primary_key=True, autoincrement=False)
 
 
 class InspectionRow(Base):
     __tablename__ = "inspection"
     __table_args__ = (
+        UniqueConstraint("manufacturer_id", "serial"),
         ForeignKeyConstraint(["manufacturer_id", "serial"],
                              ["shipment.manufacturer_id", "shipment.serial"]),
     )
-    manufacturer_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    serial: Mapped[str] = mapped_column(Id, primary_key=True)
+    manufacturer_id: Mapped[str] = mapped_column(Id)
+    serial: Mapped[str] = mapped_column(Id)
     product_id: Mapped[str] = mapped_column(ForeignKey("product.product_id"))
     #: `accepted` or `rejected`
     result: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str | None] = mapped_column(Text)
     inspected_on: Mapped[dt.date] = mapped_column(Date)
-    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+    leaf_index: Mapped[int] = mapped_column(LeafKey, primary_key=True, autoincrement=False)
 
 
 class CaseLineRow(Base):
