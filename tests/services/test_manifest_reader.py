@@ -190,13 +190,14 @@ def test_the_reader_looks_stored_shipments_up_in_a_server_of_its_own(
     looked_up: dict[str, Any] = {}
     for read in read_manifest(source, inspection_hasher(makers), process_from=0, size=7,
                               lookup=Lookup(database, makers)):
-        assert read.stored_lots is not None
-        looked_up.update(read.stored_lots["ua-mfr-001"])
+        lots = read.stored_lots()
+        assert lots is not None
+        looked_up.update(lots["ua-mfr-001"])
     assert looked_up == expected
     # a server that cannot start its work leaves the look-ups to the import
     for read in read_manifest(source, inspection_hasher(makers), process_from=0, size=7,
                               lookup=Lookup(str(tmp_path / "no-such.db"), makers)):
-        assert read.stored_lots is None
+        assert read.stored_lots() is None
     assert not multiprocessing.active_children()
 
 

@@ -638,7 +638,7 @@ class _Import:
                 if inspected_before:
                     done_lookups[maker].append(serial)
             # 2. the store: shipments of earlier imports, inspections already stored
-            stored_lots = read.stored_lots or {}
+            stored_lots = read.stored_lots() or {}
             earlier = {maker: stored_lots[maker] if maker in stored_lots else
                        store.shipped_lots_of(self.session, maker, serials)
                        for maker, serials in ship_lookups.items()}

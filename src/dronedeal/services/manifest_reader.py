@@ -79,9 +79,18 @@ class ReadBatch:
     #: the log's nodes should every row be appended, in row order, right after the rows
     #: of the batches before (the usual case: the import checks that it is the case)
     prepared: Prepared | None = None
-    #: manufacturer -> `events.shipped_lots_of` of the batch's serials of its products,
-    #: when a look-up server answered them (`Lookup`)
-    stored_lots: dict[str, dict[str, tuple[str, str, str, dt.date]]] | None = None
+    #: the manufacturers asked for and the look-up server's answer, still pickled (the
+    #: reader hands it on unopened), when a server answered (`Lookup`)
+    stored: tuple[list[str], bytes] | None = None
+
+    def stored_lots(self) -> dict[str, dict[str, tuple[str, str, str, dt.date]]] | None:
+        """Manufacturer -> `events.shipped_lots_of` of the batch's serials of its
+        products, when a look-up server answered them."""
+        if self.stored is None:
+            return None
+        makers, answer = self.stored
+        return {maker: events.shipped_lots_expanded(message) for maker, message in
+                zip(makers, pickle.loads(answer), strict=True)}  # our own server's
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +174,8 @@ def _read(batches: Iterator[Batch], hasher: LeafHasher, edge: RightEdge | None,
     try:
         try:
             for batch in batches:
+                # the server looks the batch's units up while this process hashes it
+                asked = None if server is None else server.ask(batch)
                 hashes = hasher(batch)
                 assert len(hashes) == len(batch.rows) * HASH_SIZE, "one hash per row"
                 prepared = None
@@ -173,7 +184,7 @@ def _read(batches: Iterator[Batch], hasher: LeafHasher, edge: RightEdge | None,
                     edge = prepared.extension.edge
                 stored = None
                 if server is not None:
-                    stored = server.stored_lots(batch)
+                    stored = None if asked is None else server.answer(asked)
                     if stored is None:  # the server failed: the importer looks them up
                         server = None
                 sender.send(ReadBatch(batch, hashes, prepared, stored))
@@ -210,28 +221,34 @@ class _LookupServer:
             return None
         return cls(process, lookup.makers)
 
-    def stored_lots(self, batch: Batch
-                    ) -> dict[str, dict[str, tuple[str, str, str, dt.date]]] | None:
-        """Per manufacturer, the stored shipments of the batch's serials of its products
-        (products not in the master data are left out: the import refuses their rows);
-        None, the server stopped, if it fails."""
+    def ask(self, batch: Batch) -> list[str] | None:
+        """Send the look-up of the batch's serials (per manufacturer of their products;
+        products not in the master data are left out: the import refuses their rows)
+        and return the manufacturers asked for, whose answer `answer` reads; None, the
+        server stopped, if it fails."""
         wanted: dict[str, list[str]] = {}
         for value in _values(batch):
             maker = self.makers.get(value[1])
             if maker is not None:
                 wanted.setdefault(maker, []).append(value[0])
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None, "the server reads a pipe"
-        assert stdout is not None, "the server writes a pipe"
-        found: dict[str, dict[str, tuple[str, str, str, dt.date]]] = {}
+        assert self.process.stdin is not None, "the server reads a pipe"
         try:
-            for maker, serials in wanted.items():
-                serial_scan.send(stdin, (maker, serials))
-                found[maker] = events.shipped_lots_from(serial_scan.receive(stdout))
-        except (OSError, EOFError, pickle.UnpicklingError):
+            serial_scan.send(self.process.stdin, list(wanted.items()))
+        except OSError:
             self.stop()
             return None
-        return found
+        return list(wanted)
+
+    def answer(self, makers: list[str]) -> tuple[list[str], bytes] | None:
+        """The manufacturers asked for and the server's answer, unopened (the importing
+        process reads it: `ReadBatch.stored_lots`); None, the server stopped, if it
+        fails."""
+        assert self.process.stdout is not None, "the server writes a pipe"
+        try:
+            return makers, serial_scan.receive_raw(self.process.stdout)
+        except (OSError, EOFError):
+            self.stop()
+            return None
 
     def stop(self) -> None:
         """End the server (its input ends) and wait for it."""

@@ -257,6 +257,16 @@ def shipped_lots_from(rows: Sequence[Sequence[Any]]) -> dict[str, tuple[str, str
                                strict=True), strict=True))
 
 
+def shipped_lots_expanded(message: serial_scan.Compact
+                          ) -> dict[str, tuple[str, str, str, dt.date]]:
+    """`shipped_lots_from` of the rows a look-up server sent `serial_scan.compact`: each
+    group's date converted once, the units' tuples shared per group."""
+    serials, indices, groups = serial_scan.expand(message)
+    lots = [(product_id, lot_id, order_id, _days([cell])[cell])
+            for product_id, lot_id, order_id, cell in groups]
+    return dict(zip(serials, map(lots.__getitem__, indices), strict=True))
+
+
 def lookup_database(session: Session) -> str | None:
     """The SQLite file of `session`, which another process may read stored shipments from
     (`serial_scan.serve`); None on PostgreSQL or an in-memory database."""

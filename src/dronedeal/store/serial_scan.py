@@ -9,8 +9,11 @@ the import sees of earlier imports (the import holds the write lock from its sta
 nothing commits in between, and what it writes itself it keeps in memory).
 
 Protocol on stdin/stdout: frames of an 8-byte little-endian length and a pickle; a
-request is `(manufacturer_id, serials)`, the answer the rows of `rows_by_serial` for
-`SHIPPED_LOTS`. End of input ends the server.
+request is a list of `(manufacturer_id, serials)`, the answer the list of the
+`compact` rows of `rows_by_serial` for `SHIPPED_LOTS` of each. One request per batch, so
+that the reader sends it, hashes the batch while the server looks it up, and only then
+reads the answer, which it hands on unopened (`receive_raw`) to the importing process.
+End of input ends the server.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import pickle
 import sqlite3
 import sys
+from array import array
 from collections.abc import Sequence
 from itertools import compress
 from operator import itemgetter
@@ -61,6 +65,29 @@ def rows_by_serial(cursor: Any, mark: str, table: str, columns: str, *, manufact
     return rows
 
 
+#: rows of one manufacturer as `compact` gives them: the serials, for each the index of
+#: its group in 4-byte native unsigned integers (`array("I")`), and the distinct groups
+#: (the columns after the serial)
+Compact = tuple[list[str], bytes, list[tuple[Any, ...]]]
+
+
+def compact(rows: Sequence[Sequence[Any]]) -> Compact:
+    """`rows` (the serial first) as serials and indices into their distinct remaining
+    columns: the units of a lot share product, lot, order and date, so a million rows
+    pickle as a million serials and a few thousand groups."""
+    groups: dict[tuple[Any, ...], int] = {}
+    indices = array("I", [groups.setdefault(tuple(row[1:]), len(groups)) for row in rows])
+    return [row[0] for row in rows], indices.tobytes(), list(groups)
+
+
+def expand(message: Compact) -> tuple[list[str], list[int], list[tuple[Any, ...]]]:
+    """The serials, group indices and groups of a `compact` message."""
+    serials, raw, groups = message
+    indices = array("I")
+    indices.frombytes(raw)
+    return serials, indices.tolist(), groups
+
+
 def send(stream: IO[bytes], message: object) -> None:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(len(data).to_bytes(8, "little"))
@@ -70,11 +97,19 @@ def send(stream: IO[bytes], message: object) -> None:
 
 def receive(stream: IO[bytes]) -> Any:
     """The next message, or raise EOFError at the end of the stream."""
+    return pickle.loads(receive_raw(stream))  # our own processes on both ends
+
+
+def receive_raw(stream: IO[bytes]) -> bytes:
+    """The next message still pickled, or raise EOFError at the end of the stream."""
     header = stream.read(8)
     if len(header) < 8:
         raise EOFError("the stream ended")
-    data = stream.read(int.from_bytes(header, "little"))
-    return pickle.loads(data)  # our own processes on both ends
+    size = int.from_bytes(header, "little")
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the stream ended inside a message")
+    return data
 
 
 def serve(database: str) -> None:
@@ -84,12 +119,13 @@ def serve(database: str) -> None:
     cursor = connection.cursor()
     while True:
         try:
-            manufacturer_id, serials = receive(sys.stdin.buffer)
+            request = receive(sys.stdin.buffer)
         except EOFError:
             return
-        send(sys.stdout.buffer, rows_by_serial(cursor, "?", "shipment", SHIPPED_LOTS,
-                                               manufacturer_id=manufacturer_id,
-                                               serials=serials))
+        send(sys.stdout.buffer, [compact(rows_by_serial(cursor, "?", "shipment", SHIPPED_LOTS,
+                                                        manufacturer_id=manufacturer_id,
+                                                        serials=serials))
+                                 for manufacturer_id, serials in request])
 
 
 if __name__ == "__main__":
