@@ -76,6 +76,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def processes_naming(text: str) -> list[int]:
+    """Process ids whose command line names `text` (Linux `/proc`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if text.encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
 def test_sigkill_mid_import_leaves_the_store_as_before(
     store: tuple[Engine, str, Path], tmp_path: Path
 ) -> None:
@@ -95,6 +110,11 @@ def test_sigkill_mid_import_leaves_the_store_as_before(
     assert process.poll() is None, "the import finished before it could be killed"
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=60) == -signal.SIGKILL
+    # the manifest reader it forked ends too, by itself: nothing is left running
+    deadline = time.monotonic() + 30
+    while (left := processes_naming(str(pack))):
+        assert time.monotonic() < deadline, f"still running after the kill: {left}"
+        time.sleep(0.1)
     assert dump(engine) == before
     with Session(engine) as session:
         assert log.tree_size(session) == size

@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import binascii
 import multiprocessing
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
+from itertools import islice
 from typing import Any, Final
 
 from sqlalchemy import Engine
@@ -434,6 +438,17 @@ def _check_in_worker(span: tuple[int, int]) -> LeafCheck:
         return check_leaves(session, *span)
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """`fork` when this process runs no other thread (the CLI): the workers start at
+    once with everything imported. Else (a server, a test runner) `forkserver`: a fork
+    of a process whose other threads may hold locks is not safe."""
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["dronedeal.services.audit"])
+    return context
+
+
 def _parallel_url(session: Session) -> str | None:
     """The URL other processes can open this session's database by, None when they
     cannot (an in-memory SQLite database, or no `fork` on this platform)."""
@@ -477,11 +492,7 @@ class _Verifier:
             # the leaves' half of the work, range by range in other processes (in order,
             # while this one builds the tree); leaves never change once appended, so
             # their own transactions read what this one would
-            context = multiprocessing.get_context("fork")
-            with context.Pool(min(workers, len(spans)), _start_worker, (url,)) as pool:
-                for (start, stop), check in zip(
-                        spans, pool.imap(_check_in_worker, spans), strict=True):
-                    self.chunk(start, stop, check)
+            self._in_workers(spans, min(workers, len(spans)), url)
         assert self.edge.size == self.size
         strays = log.rows_beyond(self.session, self.size)
         if strays:
@@ -496,6 +507,30 @@ class _Verifier:
         self.check_tile_extent()
         return VerifyReport(tree_size=self.size, leaves_checked=self.size,
                             checkpoints_checked=self.checkpoints, root=self.edge.root())
+
+    def _in_workers(self, spans: Sequence[tuple[int, int]], workers: int, url: str) -> None:
+        """`check_leaves` of each span in worker processes, a few spans ahead of the
+        tree, taken in order. On a failure the spans not yet started are cancelled and
+        the running ones finish before the workers end: nothing is killed mid-task (a
+        `multiprocessing.Pool` terminated while a worker held its queue's lock could
+        hang for good)."""
+        ahead = 2 * workers
+        with ProcessPoolExecutor(workers, mp_context=_pool_context(),
+                                 initializer=_start_worker, initargs=(url,)) as pool:
+            pending: deque[tuple[tuple[int, int], Future[LeafCheck]]] = deque()
+            following = iter(spans)
+            try:
+                for span in islice(following, ahead):
+                    pending.append((span, pool.submit(_check_in_worker, span)))
+                while pending:
+                    (start, stop), future = pending.popleft()
+                    check = future.result()
+                    for span in islice(following, 1):
+                        pending.append((span, pool.submit(_check_in_worker, span)))
+                    self.chunk(start, stop, check)
+            finally:
+                for _, future in pending:
+                    future.cancel()
 
     def chunk(self, start: int, stop: int, check: LeafCheck) -> None:
         """Extend the tree by the leaves [start, stop), whose hashes `check` gives, up to

@@ -138,7 +138,8 @@ def _in_process(source: TableSource, batches: Iterator[Batch], hasher: LeafHashe
     # data, and touches nothing of this process's database connection
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    reader = context.Process(target=_read, args=(batches, hasher, edge, lookup, sender),
+    reader = context.Process(target=_read,
+                             args=(batches, hasher, edge, lookup, (receiver, sender)),
                              name=f"dronedeal-read-{source.table}", daemon=True)
     reader.start()
     sender.close()
@@ -166,10 +167,15 @@ def _in_process(source: TableSource, batches: Iterator[Batch], hasher: LeafHashe
 
 
 def _read(batches: Iterator[Batch], hasher: LeafHasher, edge: RightEdge | None,
-          lookup: Lookup | None, sender: Connection) -> None:
+          lookup: Lookup | None, ends: tuple[Connection, Connection]) -> None:
     """The reader process: send each batch with its hashes (and the nodes they would
     add to the log after `edge`, and the stored shipments of its units), then None (or
     the error)."""
+    receiver, sender = ends
+    # the importer's end, inherited through the fork: closed, so that when the importer
+    # dies (even by SIGKILL) a send fails at once instead of waiting for a reader that
+    # is this very process
+    receiver.close()
     server = None if lookup is None else _LookupServer.start(lookup)
     try:
         try:
