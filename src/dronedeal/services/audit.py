@@ -514,7 +514,7 @@ class _Verifier:
         the running ones finish before the workers end: nothing is killed mid-task (a
         `multiprocessing.Pool` terminated while a worker held its queue's lock could
         hang for good)."""
-        ahead = 2 * workers
+        ahead = 4 * workers
         with ProcessPoolExecutor(workers, mp_context=_pool_context(),
                                  initializer=_start_worker, initargs=(url,)) as pool:
             pending: deque[tuple[tuple[int, int], Future[LeafCheck]]] = deque()
