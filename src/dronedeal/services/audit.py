@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import binascii
 import multiprocessing
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -439,14 +438,10 @@ def _check_in_worker(span: tuple[int, int]) -> LeafCheck:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """`fork` when this process runs no other thread (the CLI): the workers start at
-    once with everything imported. Else (a server, a test runner) `forkserver`: a fork
-    of a process whose other threads may hold locks is not safe."""
-    if threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["dronedeal.services.audit"])
-    return context
+    """`fork`: the workers start at once with everything imported and every leaf kind
+    registered, the test suite's own kinds included (a `forkserver`'s workers know only
+    what its preload imports, and gave other reports in the suite)."""
+    return multiprocessing.get_context("fork")
 
 
 def _parallel_url(session: Session) -> str | None:
