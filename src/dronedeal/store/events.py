@@ -262,7 +262,8 @@ def shipped_lots_expanded(message: serial_scan.Compact
     """`shipped_lots_from` of the rows a look-up server sent `serial_scan.compact`: each
     group's date converted once, the units' tuples shared per group."""
     serials, indices, groups = serial_scan.expand(message)
-    lots = [(product_id, lot_id, order_id, _days([cell])[cell])
+    day = _days(group[3] for group in groups)
+    lots = [(product_id, lot_id, order_id, day[cell])
             for product_id, lot_id, order_id, cell in groups]
     return dict(zip(serials, map(lots.__getitem__, indices), strict=True))
 

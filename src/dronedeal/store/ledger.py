@@ -93,28 +93,9 @@ class LedgerTransferRow(Base):
 
 
 TABLE: Final = cast(Table, LedgerTransferRow.__table__)
-#: the columns of a row, in the order `transfer_row` writes them
+#: the columns of a row, in the order `insert_transfers` writes them
 COLUMNS: Final = (*TRANSFER_FIELDS, "leaf_index")
 _SELECTED: Final = tuple(TABLE.c[name] for name in COLUMNS)
-
-
-def transfer_row(transfer: Transfer, leaf_index: int) -> dict[str, Any]:
-    """The row of a transfer held by log leaf `leaf_index`."""
-    return {
-        "transfer_id": transfer.transfer_id,
-        "agreement_id": transfer.agreement_id,
-        "kind": transfer.kind,
-        "debit_party": transfer.debit_party,
-        "credit_party": transfer.credit_party,
-        "amount": transfer.amount,
-        "currency": transfer.currency,
-        "original_amount": transfer.original_amount,
-        "original_currency": transfer.original_currency,
-        "event_date": transfer.event_date,
-        "reference": transfer.reference,
-        "reverses": transfer.reverses,
-        "leaf_index": leaf_index,
-    }
 
 
 def _transfer(row: Row[Any] | Sequence[Any]) -> Transfer:

@@ -28,32 +28,28 @@ _LEAF_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        _sqlite(leaf_keyed=True)
-        return
-    op.drop_constraint("fk_inspection_manufacturer_id_shipment", "inspection",
-                       type_="foreignkey")
-    for table in ("shipment", "inspection"):
-        op.drop_constraint(f"pk_{table}", table, type_="primary")
-        op.drop_constraint(f"uq_{table}_leaf_index", table, type_="unique")
-        op.create_primary_key(f"pk_{table}", table, ["leaf_index"])
-        op.create_unique_constraint(f"uq_{table}_manufacturer_id", table,
-                                    ["manufacturer_id", "serial"])
-    op.create_foreign_key("fk_inspection_manufacturer_id_shipment", "inspection", "shipment",
-                          ["manufacturer_id", "serial"], ["manufacturer_id", "serial"])
+    _rekey(leaf_keyed=True)
 
 
 def downgrade() -> None:
+    _rekey(leaf_keyed=False)
+
+
+def _rekey(*, leaf_keyed: bool) -> None:
+    """Make `leaf_index` the key and (manufacturer, serial) unique, or the other way
+    round; the inspection's foreign key names (manufacturer, serial) either way."""
     if op.get_bind().dialect.name == "sqlite":
-        _sqlite(leaf_keyed=False)
+        _sqlite(leaf_keyed=leaf_keyed)
         return
+    key, unique = ((["leaf_index"], ["manufacturer_id", "serial"]) if leaf_keyed
+                   else (["manufacturer_id", "serial"], ["leaf_index"]))
     op.drop_constraint("fk_inspection_manufacturer_id_shipment", "inspection",
                        type_="foreignkey")
     for table in ("shipment", "inspection"):
-        op.drop_constraint(f"uq_{table}_manufacturer_id", table, type_="unique")
         op.drop_constraint(f"pk_{table}", table, type_="primary")
-        op.create_primary_key(f"pk_{table}", table, ["manufacturer_id", "serial"])
-        op.create_unique_constraint(f"uq_{table}_leaf_index", table, ["leaf_index"])
+        op.drop_constraint(f"uq_{table}_{key[0]}", table, type_="unique")
+        op.create_primary_key(f"pk_{table}", table, key)
+        op.create_unique_constraint(f"uq_{table}_{unique[0]}", table, unique)
     op.create_foreign_key("fk_inspection_manufacturer_id_shipment", "inspection", "shipment",
                           ["manufacturer_id", "serial"], ["manufacturer_id", "serial"])
 
